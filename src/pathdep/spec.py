@@ -1,0 +1,296 @@
+"""An experiment is one TOML file, validated here.
+
+    pathdep validate examples/quick.toml
+
+Sections: ``[data]`` (a generator and its options), ``[tokenizer]``,
+``[model]``, ``[train]``, ``[grid]`` (lists of factor values to cross, plus
+``[[grid.variants]]``), ``[[interventions]]``, ``[measure]``, ``[report]``.
+Unknown keys are errors; every error names the key, the bad value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pathdep.data.markov import MarkovConfig
+from pathdep.data.text import HFDatasetConfig, TextConfig
+from pathdep.data.world import WorldConfig
+from pathdep.errors import PathdepError
+
+DataSpec = Annotated[
+    WorldConfig | MarkovConfig | TextConfig | HFDatasetConfig, Field(discriminator="generator")
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenizerSpec(_Strict):
+    """The tokenizer: an existing one (``path``), or a byte-level BPE trained on the data."""
+
+    path: str | None = Field(None, description="Folder or hub id of an existing tokenizer.")
+    vocab_size: int = Field(512, ge=64, le=200_000, description="BPE vocabulary size when training one.")
+    min_frequency: int = Field(2, ge=1, description="Minimum pair frequency for a BPE merge.")
+
+
+class ModelSpec(_Strict):
+    """A GPT-NeoX (Pythia architecture) model."""
+
+    n_layers: int = Field(2, ge=1, le=64, description="Transformer blocks.")
+    d_model: int = Field(64, ge=8, description="Residual stream width.")
+    n_heads: int = Field(4, ge=1, description="Attention heads per layer.")
+    d_mlp: int | None = Field(None, description="MLP width; default 4 * d_model.")
+    context: int = Field(128, ge=8, description="Context length in tokens.")
+    rotary_pct: float = Field(0.25, gt=0, le=1, description="Share of head dims with rotary embeddings.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Attention and residual dropout.")
+    parallel_residual: bool = Field(True, description="Pythia's parallel attention + MLP.")
+    tie_embeddings: bool = Field(False, description="Tie input and output embeddings.")
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"model.d_model ({self.d_model}) must be divisible by model.n_heads ({self.n_heads})"
+            )
+        return self
+
+
+class TrainSpec(_Strict):
+    """AdamW with linear warm-up then decay, gradient clipping, a checkpoint schedule."""
+
+    steps: int = Field(ge=1, description="Optimizer steps per run.")
+    batch_size: int = Field(16, ge=1, description="Sequences per step.")
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final lr as a share of the peak.")
+    warmup: int = Field(50, ge=0, description="Warm-up steps.")
+    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warm-up.")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay.")
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0, description="Max gradient norm (0: no clipping).")
+    checkpoints: str | list[int] = Field(
+        "log:20", description="'log:N' (log-spaced, step 0 included), 'every:K', or a list of steps."
+    )
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _schedule(cls, v):
+        if isinstance(v, list) or re.fullmatch(r"(log|every):\d+", v):
+            return v
+        raise ValueError(f"{v!r} is not a schedule; use 'log:N', 'every:K' or a list of steps")
+
+
+GRID_KEYS_FIXED = ("seed", "data_seed", "intervention")
+
+
+class GridSpec(_Strict):
+    """Factors to cross. ``seed`` fixes init (and dropout); ``data_seed`` the data order.
+
+    Any ``[model]`` or ``[train]`` key may be given as a list too (e.g.
+    ``lr = [1e-3, 3e-3]``); ``variants`` add single runs that change a few keys
+    of the base run.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    seed: list[int] = Field([0], min_length=1, description="Init seeds.")
+    data_seed: list[int] = Field([0], min_length=1, description="Data-order seeds.")
+    intervention: list[str] | None = Field(None, description="Intervention names to cross ('none' = none).")
+    variants: list[dict[str, Any]] = Field(default_factory=list, description="Extra single runs.")
+
+    @model_validator(mode="after")
+    def _known_keys(self):
+        allowed = set(ModelSpec.model_fields) | set(TrainSpec.model_fields)
+        for key, value in (self.model_extra or {}).items():
+            if key not in allowed:
+                raise ValueError(
+                    f"grid.{key} is not a factor; allowed: seed, data_seed, intervention, "
+                    f"variants, or a [model]/[train] key ({', '.join(sorted(allowed))})"
+                )
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"grid.{key} must be a non-empty list of values, got {value!r}")
+        for v in self.variants:
+            bad = set(v) - allowed - set(GRID_KEYS_FIXED) - {"name"}
+            if bad:
+                raise ValueError(
+                    f"grid.variants has unknown key(s) {sorted(bad)}; allowed: name, seed, "
+                    f"data_seed, intervention, or a [model]/[train] key"
+                )
+        return self
+
+    @property
+    def factors(self) -> dict[str, list]:
+        """Every crossed factor with its values, in a stable order."""
+        out: dict[str, list] = {"seed": self.seed, "data_seed": self.data_seed}
+        out.update(self.model_extra or {})
+        if self.intervention:
+            out["intervention"] = self.intervention
+        return out
+
+
+class InterventionSpec(_Strict):
+    """Documents injected into training batches at a range of steps.
+
+    The documents are ``docs`` (strings), the lines of ``file``, or the data
+    generator's canaries (``source = "canaries"``, optionally ``select``-ed).
+    Each listed step from ``start`` to ``end`` replaces ``rows`` rows of the
+    batch with injected documents, cycling through them.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    docs: list[str] | None = None
+    file: str | None = None
+    source: Literal["canaries"] | None = None
+    select: list[int] | None = Field(None, description="Which canaries (indices), default all.")
+    start: int = Field(ge=0, description="First step of the injection.")
+    end: int = Field(ge=0, description="Last step of the injection (inclusive).")
+    every: int = Field(1, ge=1, description="Inject at every k-th step of the range.")
+    rows: int = Field(1, ge=1, description="Batch rows replaced at each injection step.")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [x for x in (self.docs, self.file, self.source) if x]
+        if len(given) != 1:
+            raise ValueError(
+                f"intervention {self.name!r} needs exactly one of docs, file or source='canaries'"
+            )
+        if self.end < self.start:
+            raise ValueError(f"intervention {self.name!r}: end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class MeasureSpec(_Strict):
+    """What to measure at every checkpoint (the measurement stage reads this)."""
+
+    eval_sequences: int = Field(64, ge=1, description="Evaluation sequences (of model.context tokens).")
+    dist_positions: int = Field(512, ge=0, description="Positions whose full next-token distribution is kept.")
+    hidden_positions: int = Field(256, ge=0, description="Positions whose hidden states are kept.")
+    batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
+
+
+class ReportSpec(_Strict):
+    """Options of the HTML report."""
+
+    title: str | None = None
+
+
+class Spec(_Strict):
+    """A whole experiment."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Suite name.")
+    data: DataSpec
+    tokenizer: TokenizerSpec = TokenizerSpec()
+    model: ModelSpec = ModelSpec()
+    train: TrainSpec
+    grid: GridSpec = GridSpec()
+    interventions: list[InterventionSpec] = Field(default_factory=list)
+    measure: MeasureSpec = MeasureSpec()
+    report: ReportSpec = ReportSpec()
+
+    @model_validator(mode="after")
+    def _interventions_named(self):
+        names = [i.name for i in self.interventions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"interventions have duplicate names: {names}")
+        for n in self.grid.intervention or []:
+            if n != "none" and n not in names:
+                raise ValueError(
+                    f"grid.intervention names {n!r}, which is not an intervention; "
+                    f"defined: {names + ['none']}"
+                )
+        return self
+
+    def digest(self) -> str:
+        """A hash of everything that determines the trained weights."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _allowed_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names allowed at a location of a validation error (for 'unknown key')."""
+    cur: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(cur, "model_fields", {})
+        if part in fields:
+            ann = fields[part].annotation
+            cur = _model_in(ann)
+        elif part in ("world", "markov-mixture", "text", "hf-dataset"):
+            cur = {"world": WorldConfig, "markov-mixture": MarkovConfig, "text": TextConfig,
+                   "hf-dataset": HFDatasetConfig}[part]
+        if cur is None:
+            return []
+    return sorted(getattr(cur, "model_fields", {}))
+
+
+def _model_in(ann) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for a in getattr(ann, "__args__", ()) or ():
+        m = _model_in(a)
+        if m is not None:
+            return m
+    return None
+
+
+def format_errors(e: ValidationError, source: str) -> str:
+    """One line per problem: the key, what is wrong, the value given, what is allowed."""
+    lines = [f"{source}: the spec is not valid:"]
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc if p not in ("world", "markov-mixture", "text", "hf-dataset"))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_at(Spec, loc)
+            msg = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        given = "" if err["type"] in ("missing", "value_error") else f" (got {err.get('input')!r})"
+        lines.append(f"  - {key or '(top level)'}: {msg}{given}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: dict, source: str = "spec") -> Spec:
+    """Validate a spec given as a dict; raises PathdepError listing every problem."""
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        raise PathdepError(format_errors(e, source)) from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a TOML spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PathdepError(f"spec file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise PathdepError(f"{path} is not valid TOML: {e}") from None
+    spec = parse_spec(data, str(path))
+    _resolve_paths(spec, path.parent)
+    return spec
+
+
+def _resolve_paths(spec: Spec, base: Path) -> None:
+    """Make file paths in the spec relative to the spec's own folder."""
+    def fix(p: str | None) -> str | None:
+        if p is None or Path(p).is_absolute():
+            return p
+        cand = (base / p)
+        return str(cand) if cand.exists() or not Path(p).exists() else p
+
+    if isinstance(spec.data, TextConfig):
+        spec.data.path = fix(spec.data.path)
+    for iv in spec.interventions:
+        iv.file = fix(iv.file)
