@@ -13,7 +13,7 @@ from pathdep.errors import PathdepError
 __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["PathdepError", "__version__", "load_spec", "load_suite", "train"]
+__all__ = ["PathdepError", "__version__", "analyze", "load_spec", "load_suite", "measure", "report", "train"]
 
 
 def __getattr__(name):  # lazy: `import pathdep` must not import torch
@@ -21,10 +21,10 @@ def __getattr__(name):  # lazy: `import pathdep` must not import torch
         from pathdep.spec import load_spec
 
         return load_spec
-    if name == "train":
-        from pathdep.train import train
+    if name in ("train", "measure", "analyze", "report"):
+        import importlib
 
-        return train
+        return importlib.import_module(f"pathdep.{name}")  # callable stage packages
     if name == "load_suite":
         from pathdep.suites import load_suite
 

@@ -1,15 +1,42 @@
-"""The `world` generator: a synthetic English-like language with ground truth.
+"""The `world` generator: a synthetic English-like language whose behaviours have ground truth.
 
-(Being written; this file's WorldConfig is the contract the spec reads.)
+    from pathdep.data.world import WorldConfig, generate
+    corpus = generate(WorldConfig(n_docs=2000), "train")
+
+The world (drawn from ``seed`` only, the same for every split) has two
+languages, entities with facts, an address book of e-mail addresses, acronyms
+and canary phrases. Documents (drawn from the split's own stream, see
+``split_seed``) contain, with character offsets in their annotations:
+
+- facts stated at the end of a clear prompt: "The capital of Velora is Tamsin."
+  A ``rare_fraction`` of entities have rare facts, each stated in exactly
+  ``rare_mentions`` documents of a split and listed in ``tracked``;
+- capitalised sentences ending in '.', '!' or '?';
+- nested (), [], {} brackets up to depth 3;
+- e-mail addresses user@domain.suffix, each domain with one suffix;
+- acronyms introduced with their expansion, "the Dravo Telmin Guild (DTG)",
+  then used alone;
+- documents in a second language (own words, SOV order, suffixes -ek, -uz, -ta, -ri);
+- a span of random words written twice (for induction heads).
+
+Canary phrases are not in any document: they are in ``info["canaries"]`` for
+the trainer to inject. Modules: world_lexicon (words), world_table (the world),
+world_writer (offsets), world_sentences (grammar), world_docs (documents).
 """
 
 from __future__ import annotations
 
+import logging
+import random
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pathdep.data.base import Corpus, Split
+from pathdep.data.base import Corpus, Split, split_seed
+from pathdep.data.world_docs import write_docs
+from pathdep.data.world_table import World, build_world
+
+log = logging.getLogger(__name__)
 
 
 class WorldConfig(BaseModel):
@@ -27,7 +54,36 @@ class WorldConfig(BaseModel):
     second_language: float = Field(0.15, ge=0, le=1, description="Share of documents in the second language.")
     repeat_prob: float = Field(0.5, ge=0, le=1, description="Share of documents that repeat a span (induction).")
     n_canaries: int = Field(4, ge=0, description="Canary phrases (injected by interventions).")
+    n_words: int = Field(150, ge=12, le=2000, description="Content words of the main language (the second has 2/3 as many).")
+    min_words: int = Field(40, ge=10, description="Shortest document, in words (roughly).")
+    max_words: int = Field(150, ge=10, description="Longest document, in words (roughly).")
+    repeat_min_words: int = Field(3, ge=1, description="Shortest repeated span, in words.")
+    repeat_max_words: int = Field(8, ge=1, description="Longest repeated span, in words.")
+    email_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents with an e-mail address.")
+    acronym_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents introducing an acronym.")
+    bracket_prob: float = Field(0.4, ge=0, le=1, description="Share of documents with bracketed sentences.")
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if self.max_words < self.min_words:
+            raise ValueError(f"max_words ({self.max_words}) is below min_words ({self.min_words})")
+        if self.repeat_max_words < self.repeat_min_words:
+            raise ValueError(f"repeat_max_words ({self.repeat_max_words}) is below "
+                             f"repeat_min_words ({self.repeat_min_words})")
+        return self
+
+
+def make_world(cfg: WorldConfig) -> World:
+    """The world of ``cfg.seed`` (identical for every split)."""
+    return build_world(cfg.seed, cfg.n_entities, cfg.rare_fraction, cfg.n_words, cfg.n_canaries)
 
 
 def generate(cfg: WorldConfig, split: Split) -> Corpus:
-    raise NotImplementedError
+    """Documents of one split from the world of ``cfg.seed``; same config, same corpus."""
+    world = make_world(cfg)
+    rng = random.Random(f"pathdep.world.docs:{split_seed(cfg.seed, split)}")
+    n = cfg.n_docs if split == "train" else cfg.n_eval_docs
+    docs, annotations = write_docs(world, cfg, n, rng)
+    log.info("world %s split: %d documents, %d characters", split, n, sum(map(len, docs)))
+    info = {"generator": "world", "seed": cfg.seed} | world.to_json()
+    return Corpus(docs=docs, annotations=annotations, info=info)

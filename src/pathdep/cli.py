@@ -1,0 +1,164 @@
+"""The ``pathdep`` command: one verb per stage, each a thin shell over a Python function.
+
+    pathdep demo                      train, measure, analyse and report the demo suite
+    pathdep validate SPEC             check a spec without running it
+    pathdep train SPEC --out DIR      train a suite
+    pathdep run SPEC --out DIR        every stage of a spec
+    pathdep suites                    the public suite presets
+
+Bad input prints one clear message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from pathdep import progress
+from pathdep.errors import PathdepError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure how path-dependent neural-network training is.")
+console = Console(stderr=True)
+
+
+def _setup(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+    progress.enable(sys.stderr.isatty() or verbose)
+
+
+def friendly(fn):
+    """Turn PathdepError into one red line and exit status 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PathdepError as e:
+            console.print(f"[bold red]error:[/] {_esc(str(e))}", highlight=False)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
+
+
+@app.command()
+@friendly
+def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")]):
+    """Check a spec without running it; list its runs."""
+    from pathdep.spec import load_spec
+    from pathdep.train.grid import expand_grid
+    from pathdep.train.schedule import checkpoint_steps
+
+    s = load_spec(spec)
+    plans = expand_grid(s)
+    table = Table(title=f"{s.name}: {len(plans)} runs")
+    for col in ("run", "factors", "checkpoints"):
+        table.add_column(col)
+    for p in plans:
+        n = len(checkpoint_steps(p.train.checkpoints, p.train.steps))
+        table.add_row(p.id, ", ".join(f"{k}={v}" for k, v in p.factors.items()), str(n))
+    Console().print(table)
+    Console().print(f"[green]{spec} is valid.[/]")
+
+
+@app.command()
+@friendly
+def train(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
+          out: Annotated[Path, typer.Option("--out", "-o", help="Suite folder to write.")],
+          runs: Annotated[list[str] | None, typer.Option("--run", help="Only these run ids.")] = None,
+          executor: Annotated[str, typer.Option(help="inprocess or ray.")] = "inprocess",
+          address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+          verbose: Verbose = False):
+    """Train every run of a spec's grid into OUT (resumes if OUT holds this suite)."""
+    from pathdep.train import train as train_fn
+
+    _setup(verbose)
+    suite = train_fn(spec, out, runs=runs, executor=executor, address=address)
+    Console().print(f"trained {len(suite.runs)} runs, {suite.n_checkpoints} checkpoints -> {out}")
+
+
+def _print_made(made: dict) -> None:
+    for k, v in made.items():
+        Console().print(f"{k:>9}: {v}")
+
+
+@app.command()
+@friendly
+def run(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything.")],
+        executor: Annotated[str, typer.Option(help="inprocess or ray.")] = "inprocess",
+        address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+        verbose: Verbose = False):
+    """Every stage of a spec: train, measure, analyse, report."""
+    from pathdep.pipeline import run as run_fn
+
+    _setup(verbose)
+    _print_made(run_fn(spec, out, executor=executor, address=address))
+
+
+@app.command()
+@friendly
+def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo.")] = Path("pathdep-demo"),
+         verbose: Verbose = False):
+    """The built-in demo suite end to end (examples/demo.toml); reruns reuse what is done."""
+    from pathdep.pipeline import demo as demo_fn
+
+    _setup(verbose)
+    _print_made(demo_fn(out))
+
+
+@app.command()
+@friendly
+def suites():
+    """List the public suite presets with run and checkpoint counts."""
+    from pathdep.suites import presets
+
+    table = Table(title="suite presets (load with pathdep.load_suite(NAME))")
+    for col in ("name", "kind", "runs", "checkpoints", "description"):
+        table.add_column(col)
+    for p in presets.list_presets():
+        table.add_row(p["name"], p["kind"], str(p["n_runs"]), str(p["n_checkpoints"]), p["description"])
+    Console().print(table)
+
+
+def _register_stage(module: str, attr: str, name: str) -> None:
+    """Add a stage's command where that stage exists in this version."""
+    import importlib
+
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return
+    app.command(name)(friendly(fn))
+
+
+_register_stage("pathdep.measure.cli", "measure_cmd", "measure")
+_register_stage("pathdep.analyze.cli", "analyze_cmd", "analyze")
+_register_stage("pathdep.report.cli", "report_cmd", "report")
+
+
+if __name__ == "__main__":
+    app()

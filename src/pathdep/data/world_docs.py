@@ -1,0 +1,165 @@
+"""Documents of the world: which facts each document states, and the order of its sentences.
+
+A document is a shuffled list of units (one sentence each): its planned facts,
+maybe an e-mail sentence and bracketed sentences, filler statements and
+questions; then an acronym's introduction with its later uses, and a repeated
+span's two occurrences, are inserted in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pathdep.data.world_sentences import (
+    acronym_intro,
+    acronym_use,
+    email_sentence,
+    fact_sentence,
+    main_question,
+    main_statement,
+    repeat_occurrence,
+    second_question,
+    second_statement,
+)
+from pathdep.data.world_writer import Writer
+
+if TYPE_CHECKING:
+    from pathdep.data.world import WorldConfig
+    from pathdep.data.world_lexicon import Lexicon
+    from pathdep.data.world_table import Entity, World
+
+log = logging.getLogger(__name__)
+WORDS_PER_SENTENCE = 8  # rough, to turn a target word count into sentences
+P_QUESTION = 0.15
+REPEAT_FRAMES = {"main": ("listen", "again"), "second": ("kazu", "zeqa")}
+
+
+def plan_facts(world: World, n_main: int, rng, rare_mentions: int) -> list[list[tuple[Entity, str]]]:
+    """Facts per main-language document: each rare fact in exactly ``rare_mentions`` documents,
+    each frequent fact in more (about two fact sentences per document in all)."""
+    plan: list[list[tuple[Entity, str]]] = [[] for _ in range(n_main)]
+    if n_main == 0:
+        log.warning("no main-language documents: no facts are stated")
+        return plan
+    rare, frequent = world.fact_ids(rare=True), world.fact_ids(rare=False)
+    k = min(rare_mentions, n_main)
+    if k < rare_mentions:
+        log.warning("only %d main-language documents: rare facts are stated %d times, not %d",
+                    n_main, k, rare_mentions)
+    for f in rare:
+        for d in rng.sample(range(n_main), k):
+            plan[d].append(f)
+    if frequent:
+        each = max(rare_mentions + 1, (2 * n_main - k * len(rare)) // len(frequent))
+        for f in frequent * each:
+            plan[rng.randrange(n_main)].append(f)
+    return plan
+
+
+def insert_after(units: list, first, later: list, rng, gap: int) -> None:
+    """Insert ``first`` in the first half of ``units`` and each of ``later`` at least
+    ``gap`` places after it (or at the end)."""
+    i = rng.randint(0, len(units) // 2)
+    units.insert(i, first)
+    for u in later:
+        units.insert(rng.randint(min(i + gap, len(units)), len(units)), u)
+
+
+def add_acronym(units: list, world: World, rng) -> None:
+    acronym, expansion = rng.choice(world.acronyms)
+    lex, box = world.main, {}
+
+    def intro(w):
+        box["rec"] = acronym_intro(w, lex, rng, acronym, expansion)
+
+    def use(w):
+        acronym_use(w, lex, rng, box["rec"])
+
+    insert_after(units, intro, [use] * rng.randint(1, 3), rng, gap=1)
+
+
+def add_repeat(units: list, lex: Lexicon, cfg: WorldConfig, rng) -> None:
+    """A span of random content words, written twice with other sentences in between."""
+    n = rng.randint(cfg.repeat_min_words, cfg.repeat_max_words)
+    span = " ".join(rng.choice(lex.content) for _ in range(n))
+    frames, rec = REPEAT_FRAMES[lex.name], {}
+
+    def first(w):
+        w.ann["repeats"].append(rec)
+        repeat_occurrence(w, frames[0], span, rec, "first")
+
+    def second(w):
+        repeat_occurrence(w, frames[1], span, rec, "second")
+
+    insert_after(units, first, [second], rng, gap=2)
+
+
+def n_fillers(cfg: WorldConfig, rng, n_units: int) -> int:
+    return max(1, rng.randint(cfg.min_words, cfg.max_words) // WORDS_PER_SENTENCE - n_units)
+
+
+def main_doc(world: World, cfg: WorldConfig, rng, facts, repeat: bool) -> Writer:
+    lex = world.main
+    units = [lambda w, e=e, a=a: fact_sentence(w, e, a, rng) for e, a in facts]
+    if rng.random() < cfg.email_prob:
+        units.append(lambda w: email_sentence(w, world, rng))
+    if rng.random() < cfg.bracket_prob:
+        units += [lambda w: main_statement(w, lex, rng, bracket=True)] * rng.randint(1, 2)
+
+    def filler(w):
+        if rng.random() < P_QUESTION:
+            main_question(w, lex, rng)
+        else:
+            main_statement(w, lex, rng)
+
+    units += [filler] * n_fillers(cfg, rng, len(units))
+    rng.shuffle(units)
+    if rng.random() < cfg.acronym_prob:
+        add_acronym(units, world, rng)
+    if repeat:
+        add_repeat(units, lex, cfg, rng)
+    w = Writer("main")
+    for u in units:
+        u(w)
+    return w
+
+
+def second_doc(world: World, cfg: WorldConfig, rng, repeat: bool) -> Writer:
+    lex = world.second
+    units = []
+    if rng.random() < cfg.bracket_prob:
+        units += [lambda w: second_statement(w, lex, rng, bracket=True)] * rng.randint(1, 2)
+
+    def filler(w):
+        if rng.random() < P_QUESTION:
+            second_question(w, lex, rng)
+        else:
+            second_statement(w, lex, rng)
+
+    units += [filler] * n_fillers(cfg, rng, len(units))
+    rng.shuffle(units)
+    if repeat:
+        add_repeat(units, lex, cfg, rng)
+    w = Writer("second")
+    for u in units:
+        u(w)
+    return w
+
+
+def write_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], list[dict]]:
+    """``n`` documents, an exact ``second_language`` share of them in the second language."""
+    second = set(rng.sample(range(n), round(cfg.second_language * n)))
+    main_idx = [i for i in range(n) if i not in second]
+    facts_of = dict(zip(main_idx, plan_facts(world, len(main_idx), rng, cfg.rare_mentions),
+                        strict=True))
+    docs, anns = [], []
+    for i in range(n):
+        repeat = rng.random() < cfg.repeat_prob
+        if i in second:
+            w = second_doc(world, cfg, rng, repeat)
+        else:
+            w = main_doc(world, cfg, rng, facts_of[i], repeat)
+        docs.append(w.text())
+        anns.append(w.ann)
+    return docs, anns

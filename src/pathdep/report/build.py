@@ -1,0 +1,161 @@
+"""Write the report: one self-contained HTML page and a JSON summary, from ``<store>.analysis/``.
+
+    pathdep report runs/demo.zarr -o report.html
+
+The page embeds Plotly's JavaScript from the installed package and a
+Content-Security-Policy that forbids every network request, so it opens
+offline and never phones home. Sections follow the path-dependence questions
+(see ``sections.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from pathdep import __version__
+from pathdep.analyze.result import AnalysisResult
+from pathdep.atomic import write_json, write_text
+from pathdep.errors import PathdepError
+from pathdep.report import render
+from pathdep.report.sections import Section, arrange, question_labels
+from pathdep.report.store_info import StoreInfo, read_store_info
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_SUFFIX = ".analysis"
+
+
+def analysis_dir(store: Path) -> Path:
+    """Where ``analyze`` writes the results of ``store``: ``<store>.analysis/``."""
+    return store.with_name(store.name + ANALYSIS_SUFFIX)
+
+
+def default_out(store: Path) -> Path:
+    """The report's default path: ``<store>.report.html`` beside the store."""
+    return store.with_name(store.name + ".report.html")
+
+
+def summary_path(out: Path) -> Path:
+    """The JSON summary beside the page: ``report.html`` -> ``report.summary.json``."""
+    stem = out.name[:-5] if out.name.lower().endswith(".html") else out.name
+    return out.with_name(stem + ".summary.json")
+
+
+def load_results(folder: Path) -> tuple[list[AnalysisResult], list[dict[str, str]]]:
+    """Every readable analysis in ``folder``, and the ones that could not be read (and why)."""
+    if not folder.is_dir():
+        raise PathdepError(f"no analysis results at {folder}: run `pathdep analyze` on the store "
+                           "first (the report reads <store>.analysis/<name>/summary.json)")
+    results, skipped = [], []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (sub / "summary.json").is_file():
+            continue
+        try:
+            results.append(AnalysisResult.load(sub))
+        except Exception as e:  # one broken result must not hide the others
+            logger.warning("skipping analysis %s: %s", sub.name, e)
+            skipped.append({"name": sub.name, "reason": f"{type(e).__name__}: {e}"})
+    if not results:
+        raise PathdepError(f"no readable analysis results in {folder}: run `pathdep analyze` "
+                           "on the store, then `pathdep report` again")
+    return results, skipped
+
+
+def _figures(results: list[AnalysisResult], info: StoreInfo):
+    """Figure dicts per result, the runs the selector offers, and the payloads to embed."""
+    dicts = {r.name: [(k, render.figure_dict(f)) for k, f in r.figures.items()] for r in results}
+    runs = info.runs or render.runs_in_figures([d for fs in dicts.values() for _, d in fs])
+    payloads, index = [], {}
+    for name, figs in dicts.items():
+        index[name] = []
+        for key, d in figs:
+            payload = render.figure_payload(d, runs)
+            index[name].append({"index": len(payloads), "key": key, "height": payload["height"]})
+            payloads.append({"figure": payload["figure"], "runs": payload["runs"]})
+    return runs, payloads, index
+
+
+def _result_view(r: AnalysisResult, figures: list[dict], folder: Path) -> dict[str, Any]:
+    tables = [{"key": k, "title": k.replace("_", " "), "csv": str(folder / r.name / f"{k}.csv"),
+               **render.table_view(df)} for k, df in r.tables.items()]
+    letters = question_labels(r.question or "")
+    label = ("question " if letters and all(len(q) == 1 for q in letters) else "") + r.question
+    return {"name": r.name, "anchor": f"a-{r.name}", "question": r.question, "question_label": label,
+            "verdict": r.verdict, "numbers": render.summary_numbers(r.summary),
+            "figures": figures, "tables": tables}
+
+
+def _runs_table(info: StoreInfo, runs: list[str]) -> dict | None:
+    if not info.factors:
+        return None
+    df = pd.DataFrame([{"run": r, **info.factors.get(r, {})} for r in runs])
+    return render.table_view(df, max_rows=500)
+
+
+def _summary(sections: list[Section], head: dict, skipped: list[dict]) -> dict[str, Any]:
+    return {**head, "skipped": skipped,
+            "sections": [{"key": s.key, "title": s.title, "questions": list(s.questions),
+                          "analyses": [r.summary_json() for r in s.results]} for s in sections]}
+
+
+def _context(store: Path, title: str | None) -> dict[str, Any]:
+    """Everything the template needs, plus the JSON summary."""
+    folder = analysis_dir(store)
+    results, skipped = load_results(folder)
+    info = read_store_info(store)
+    runs, payloads, fig_index = _figures(results, info)
+    sections = arrange(results)
+    head = {"title": title or f"Path dependence of {info.suite or store.name}",
+            "suite": info.suite, "store": str(store), "analysis_dir": str(folder),
+            "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "pathdep_version": __version__, "runs": runs,
+            "factors": {r: info.factors.get(r, {}) for r in runs} if info.factors else {}}
+    views = [{"key": s.key, "title": s.title, "questions": ", ".join(s.questions),
+              "results": [_result_view(r, fig_index[r.name], folder) for r in s.results]}
+             for s in sections]
+    return {**head, "sections": views, "skipped": skipped, "n_figures": len(payloads),
+            "varying": info.varying_factors(),
+            "run_colors": [(r, render.PALETTE[i % len(render.PALETTE)]) for i, r in enumerate(runs)], "runs_table": _runs_table(info, runs),
+            "figures_json": Markup(render.safe_json(payloads)),
+            "summary": _summary(sections, head, skipped)}
+
+
+def _plotly_js() -> Markup:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():  # would end the <script> element early
+        js = js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return Markup(js)
+
+
+def report(store: Path, out: Path | None = None, *, title: str | None = None) -> Path:
+    """Write the HTML report of ``store`` (default ``<store>.report.html``) and its JSON summary.
+
+    Reads the analysis results in ``<store>.analysis/`` (and, if present, the
+    store's suite name, runs and factors). Returns the path of the HTML page;
+    the summary is ``summary_path(page)``.
+    """
+    store = Path(store)
+    if store.name.endswith(ANALYSIS_SUFFIX) and store.is_dir():  # given the results folder
+        store = store.with_name(store.name[: -len(ANALYSIS_SUFFIX)])
+    out = default_out(store) if out is None else Path(out)
+    if out.is_dir():
+        out = out / default_out(store).name
+    ctx = _context(store, title)
+    page = render.environment().get_template("report.html.j2").render(
+        **ctx, nonce=secrets.token_urlsafe(18), plotly_js=_plotly_js())
+    write_text(out, page)
+    write_json(summary_path(out), ctx["summary"])
+    for path in (out, summary_path(out)):  # temp files are private (0600); a report is for sharing
+        path.chmod(0o644)
+    logger.info("wrote %s (%d sections, %d plots) and %s", out, len(ctx["sections"]),
+                ctx["n_figures"], summary_path(out).name)
+    return out

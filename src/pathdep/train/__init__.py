@@ -1,0 +1,59 @@
+"""Train a controlled suite: every run of a spec's grid, with dense checkpoints.
+
+    pathdep train examples/quick.toml --out runs/quick
+
+Python: ``pathdep.train(spec_or_path, out)`` returns the trained ``Suite``.
+Killed training resumes where it stopped when run again with the same --out.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pathdep.spec import Spec, load_spec
+from pathdep.suites.model import Suite
+from pathdep.train.grid import RunPlan, expand_grid
+from pathdep.train.loop import train_run
+from pathdep.train.prepare import prepare
+from pathdep.train.suite_manifest import write_manifest
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunPlan", "expand_grid", "train", "train_run"]
+
+
+def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = None,
+          executor: str = "inprocess", address: str | None = None) -> Suite:
+    """Train every run of ``spec`` (or those whose ids are in ``runs``) into ``out``."""
+    if not isinstance(spec, Spec):
+        src = Path(spec)
+        spec = load_spec(src)
+    else:
+        src = None
+    out = Path(out)
+    plans = expand_grid(spec)
+    prepare(spec, out)
+    if src is not None and not (out / "spec.toml").exists():
+        (out / "spec.toml").write_text(src.read_text())
+    todo = [p for p in plans if not runs or p.id in runs]
+    _run_all(out, todo, executor, address)
+    return write_manifest(out, spec, plans)
+
+
+def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None) -> None:
+    if executor == "inprocess":
+        for p in plans:
+            summary = train_run(out, p)
+            log.info("trained %s: %s", p.id, summary)
+        return
+    from pathdep.executors import get_executor
+
+    ex = get_executor(executor, address)
+    results = list(ex.map(train_run, [(out, p) for p in plans]))
+    log.info("trained %d runs on %s", len(results), executor)
+
+
+from pathdep._callable import make_callable  # noqa: E402
+
+make_callable(__name__, train)

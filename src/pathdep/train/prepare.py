@@ -1,0 +1,122 @@
+"""Prepare a suite folder before any run trains: spec, data, tokenizer.
+
+    OUT/spec.json        the validated spec and its digest (the folder's identity)
+    OUT/spec.toml        the spec as the user wrote it (when given a file)
+    OUT/tokenizer/       PreTrainedTokenizerFast (trained here unless the data or spec brings one)
+    OUT/data/info.json   generator-level ground truth (entities, canaries, chains, ...)
+    OUT/data/train.npz   the tokenized training documents (ids, offsets)
+    OUT/data/tracked.json  doc index -> tracked item ids
+    OUT/data/injected.json intervention name -> [[item id, text]]
+
+A folder that already holds a different suite is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pathdep import atomic
+from pathdep.data import generate
+from pathdep.data.tokenizer import check_encodes, load_tokenizer_from, train_bpe
+from pathdep.errors import PathdepError
+from pathdep.spec import Spec
+from pathdep.train.batches import TokenizedCorpus
+
+log = logging.getLogger(__name__)
+
+
+def claim_folder(spec: Spec, out: Path) -> None:
+    """Make ``out`` this spec's suite folder, or refuse if it holds something else."""
+    marker = out / "spec.json"
+    if marker.is_file():
+        old = json.loads(marker.read_text())
+        if old.get("digest") != spec.digest():
+            raise PathdepError(
+                f"{out} already holds a different suite ({old.get('name')!r}, spec digest "
+                f"{old.get('digest')}); choose another --out folder or delete that one"
+            )
+        return
+    if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+        raise PathdepError(f"{out} is not empty and is not a pathdep suite; choose an empty or new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(marker, {"name": spec.name, "digest": spec.digest(), "spec": spec.model_dump(mode="json")})
+
+
+def _injected(spec: Spec, info: dict) -> dict[str, list[list[str]]]:
+    out = {}
+    for iv in spec.interventions:
+        if iv.docs:
+            items = [[f"{iv.name}:{i}", d] for i, d in enumerate(iv.docs)]
+        elif iv.file:
+            p = Path(iv.file)
+            if not p.is_file():
+                raise PathdepError(f"intervention {iv.name!r}: file {p} does not exist")
+            lines = [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            items = [[f"{iv.name}:{i}", d] for i, d in enumerate(lines)]
+        else:
+            canaries = info.get("canaries") or []
+            chosen = iv.select if iv.select is not None else list(range(len(canaries)))
+            if not canaries or any(i >= len(canaries) or i < 0 for i in chosen):
+                raise PathdepError(
+                    f"intervention {iv.name!r} asks for canaries {chosen}, but the data has "
+                    f"{len(canaries)}; set data.n_canaries (world generator) or select fewer"
+                )
+            items = [[canaries[i]["id"], canaries[i]["text"]] for i in chosen]
+        if not items:
+            raise PathdepError(f"intervention {iv.name!r} has no documents to inject")
+        out[iv.name] = items
+    return out
+
+
+def _tokenizer(spec: Spec, corpus, out: Path):
+    folder = out / "tokenizer"
+    if (folder / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder)
+    if spec.tokenizer.path:
+        tok = load_tokenizer_from(spec.tokenizer.path)
+        check_encodes(tok, corpus.docs)
+    elif corpus.tokenizer is not None:
+        tok = corpus.tokenizer
+    else:
+        tok = train_bpe(corpus.docs, spec.tokenizer.vocab_size, spec.tokenizer.min_frequency)
+    with atomic.atomic_dir(folder) as tmp:
+        tok.save_pretrained(tmp)
+    return tok
+
+
+def prepare(spec: Spec, out: Path):
+    """Write (or reuse) the suite's data and tokenizer; return (tokenizer, corpus, injected ids)."""
+    out = Path(out)
+    claim_folder(spec, out)
+    atomic.clean_stale(out)
+    data_dir = out / "data"
+    corpus = generate(spec.data, "train")
+    if not corpus.docs or not any(d.strip() for d in corpus.docs):
+        raise PathdepError("the training corpus is empty; check the [data] section")
+    tok = _tokenizer(spec, corpus, out)
+    injected = _injected(spec, corpus.info)
+    npz = data_dir / "train.npz"
+    if npz.is_file():
+        z = np.load(npz)
+        tc = TokenizedCorpus(z["ids"], z["offsets"], {int(k): v for k, v in json.loads(
+            (data_dir / "tracked.json").read_text()).items()})
+    else:
+        tc = TokenizedCorpus.build(tok, corpus.docs, corpus.annotations)
+        atomic.write_json(data_dir / "info.json", corpus.info)
+        atomic.write_json(data_dir / "tracked.json", {str(k): v for k, v in tc.tracked.items()})
+        atomic.write_json(data_dir / "injected.json", injected)
+        tmp = data_dir / ".train.tmp-npz.npz"
+        np.savez(tmp, ids=tc.ids, offsets=tc.offsets)
+        tmp.rename(npz)
+    inj_ids = {name: [(i, np.array(tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id],
+                                   dtype=np.int32)) for i, t in items]
+               for name, items in injected.items()}
+    log.info("suite %s: %d training documents, %d tokens, vocab %d", spec.name, tc.n_docs,
+             len(tc.ids), len(tok))
+    return tok, tc, inj_ids

@@ -1,0 +1,37 @@
+from pathdep.train.grid import expand_grid
+from pathdep.train.schedule import checkpoint_steps
+
+
+def test_grid_crosses_seeds_and_hyperparameters_with_readable_ids(tiny_spec):
+    spec = tiny_spec(grid={"seed": [0, 1], "data_seed": [0, 2], "lr": [1e-3, 3e-3],
+                           "variants": [{"batch_size": 8}]})
+    plans = expand_grid(spec)
+    ids = [p.id for p in plans]
+    assert len(plans) == 2 * 2 * 2 + 1
+    assert "seed1-data2-lr0.003" in ids
+    assert ids[-1] == "seed0-data0-lr0.001-batch_size8"
+    v = plans[-1]
+    assert v.train.batch_size == 8 and v.train.lr == 1e-3
+    # every run carries every factor that varies anywhere in the suite
+    assert all(set(p.factors) == {"seed", "data_seed", "lr", "batch_size"} for p in plans)
+    assert plans[0].factors["batch_size"] == 4
+
+
+def test_interventions_crossed_as_a_factor(tiny_spec):
+    spec = tiny_spec(
+        interventions=[{"name": "early", "docs": ["s1 s2 s3"], "start": 1, "end": 3}],
+        grid={"intervention": ["none", "early"]},
+    )
+    plans = expand_grid(spec)
+    by_id = {p.id: p for p in plans}
+    assert set(by_id) == {"seed0-data0-none", "seed0-data0-early", "seed1-data0-none", "seed1-data0-early"}
+    assert [i.name for i in by_id["seed0-data0-early"].interventions] == ["early"]
+    assert by_id["seed0-data0-none"].interventions == []
+
+
+def test_checkpoint_schedules():
+    log = checkpoint_steps("log:5", 1000)
+    assert log[0] == 0 and log[-1] == 1000 and log == sorted(set(log))
+    assert log[1] == 1 and 25 < len(log) + 25  # log-spaced: dense early
+    assert checkpoint_steps("every:250", 1000) == [0, 250, 500, 750, 1000]
+    assert checkpoint_steps([10, 20], 30) == [0, 10, 20, 30]
