@@ -50,7 +50,7 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except PathdepError as e:
-            console.print(f"[bold red]error:[/] {_esc(str(e))}", highlight=False)
+            console.print(f"[bold red]error:[/] {_esc(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper
 

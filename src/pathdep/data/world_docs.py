@@ -57,13 +57,14 @@ def plan_facts(world: World, n_main: int, rng, rare_mentions: int) -> list[list[
     return plan
 
 
-def insert_after(units: list, first, later: list, rng, gap: int) -> None:
-    """Insert ``first`` in the first half of ``units`` and each of ``later`` at least
-    ``gap`` places after it (or at the end)."""
+def insert_after(units: list, first, later: list, rng, gap: int, spread: int = 2) -> None:
+    """Insert ``first`` in the first half of ``units`` and each of ``later`` ``gap`` to
+    ``gap + spread`` places after it, so both fit in a short context window."""
     i = rng.randint(0, len(units) // 2)
     units.insert(i, first)
     for u in later:
-        units.insert(rng.randint(min(i + gap, len(units)), len(units)), u)
+        lo = min(i + gap, len(units))
+        units.insert(rng.randint(lo, min(lo + spread, len(units))), u)
 
 
 def add_acronym(units: list, world: World, rng) -> None:
@@ -76,7 +77,7 @@ def add_acronym(units: list, world: World, rng) -> None:
     def use(w):
         acronym_use(w, lex, rng, box["rec"])
 
-    insert_after(units, intro, [use] * rng.randint(1, 3), rng, gap=1)
+    insert_after(units, intro, [use] * rng.randint(1, 3), rng, gap=1, spread=4)
 
 
 def add_repeat(units: list, lex: Lexicon, cfg: WorldConfig, rng) -> None:
@@ -92,7 +93,7 @@ def add_repeat(units: list, lex: Lexicon, cfg: WorldConfig, rng) -> None:
     def second(w):
         repeat_occurrence(w, frames[1], span, rec, "second")
 
-    insert_after(units, first, [second], rng, gap=2)
+    insert_after(units, first, [second], rng, gap=1, spread=2)
 
 
 def n_fillers(cfg: WorldConfig, rng, n_units: int) -> int:

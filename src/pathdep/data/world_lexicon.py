@@ -20,7 +20,6 @@ MAIN_CODAS = ("", "", "", "", "n", "r", "l", "m", "s", "t", "nd", "st")
 SECOND_ONSETS = ("k", "kr", "kl", "q", "z", "zr", "x", "sk")
 SECOND_VOWELS = ("a", "e", "i", "o", "u", "a", "o", "aa", "uu")
 SECOND_CODAS = ("", "", "", "k", "n", "r")
-FOREIGN_LETTERS = frozenset("kqxz")
 
 MAIN_FUNCTION = ("the", "a", "this", "of", "in", "on", "at", "by", "near", "with", "from", "for",
                  "and", "did", "does", "do", "you", "to", "write", "about", "came", "listen",

@@ -41,7 +41,7 @@ POLYPYTHIAS_SEEDS = range(10)
 # Weights missing on the hub (pythia#202): (size, seed) -> steps left out.
 POLYPYTHIAS_MISSING: dict[tuple[str, int], tuple[int, ...]] = {
     ("410m", 9): (40_000,),
-
+    ("410m", 6): (88_000,),
     ("410m", 2): (111_000,),
 }
 POLYPYTHIAS_NOTES = [
