@@ -17,6 +17,13 @@ from typing import Any
 import pandas as pd
 
 
+def _fmt(x: float) -> str:
+    """3 significant digits, but whole numbers (e.g. steps) in full: 1024, not 1.02e+03."""
+    if x == x and abs(x) < 1e9 and float(x).is_integer():
+        return str(int(x))
+    return f"{x:.3g}"
+
+
 @dataclass
 class Interval:
     """A point estimate with a bootstrap interval over runs (and items)."""
@@ -28,7 +35,7 @@ class Interval:
     n_boot: int = 0
 
     def __str__(self) -> str:
-        return f"{self.value:.3g} [{self.low:.3g}, {self.high:.3g}]"
+        return f"{_fmt(self.value)} [{_fmt(self.low)}, {_fmt(self.high)}]"
 
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "low": self.low, "high": self.high, "level": self.level,

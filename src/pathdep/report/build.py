@@ -43,7 +43,13 @@ def default_out(store: Path) -> Path:
 
 
 def summary_path(out: Path) -> Path:
-    """The JSON summary beside the page: ``report.html`` -> ``report.summary.json``."""
+    """The JSON summary beside the page: ``report.html`` -> ``summary.json``.
+
+    Any other page name keeps its stem (``x.html`` -> ``x.summary.json``), so
+    two reports can share a folder.
+    """
+    if out.name == "report.html":
+        return out.with_name("summary.json")
     stem = out.name[:-5] if out.name.lower().endswith(".html") else out.name
     return out.with_name(stem + ".summary.json")
 
@@ -85,8 +91,7 @@ def _figures(results: list[AnalysisResult], info: StoreInfo):
 def _result_view(r: AnalysisResult, figures: list[dict], folder: Path) -> dict[str, Any]:
     tables = [{"key": k, "title": k.replace("_", " "), "csv": str(folder / r.name / f"{k}.csv"),
                **render.table_view(df)} for k, df in r.tables.items()]
-    letters = question_labels(r.question or "")
-    label = ("question " if letters and all(len(q) == 1 for q in letters) else "") + r.question
+    label = ("question " if question_labels(r.question) else "") + (r.question or "")
     return {"name": r.name, "anchor": f"a-{r.name}", "question": r.question, "question_label": label,
             "verdict": r.verdict, "numbers": render.summary_numbers(r.summary),
             "figures": figures, "tables": tables}
@@ -100,9 +105,12 @@ def _runs_table(info: StoreInfo, runs: list[str]) -> dict | None:
 
 
 def _summary(sections: list[Section], head: dict, skipped: list[dict]) -> dict[str, Any]:
-    return {**head, "skipped": skipped,
-            "sections": [{"key": s.key, "title": s.title, "questions": list(s.questions),
-                          "analyses": [r.summary_json() for r in s.results]} for s in sections]}
+    """Every verdict and its numbers, as strict JSON (NaN -> null) for scripts."""
+    return render.finite({**head, "skipped": skipped,
+                          "sections": [{"key": s.key, "title": s.title,
+                                        "questions": list(s.questions),
+                                        "analyses": [r.summary_json() for r in s.results]}
+                                       for s in sections]})
 
 
 def _context(store: Path, title: str | None) -> dict[str, Any]:
@@ -122,7 +130,8 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
              for s in sections]
     return {**head, "sections": views, "skipped": skipped, "n_figures": len(payloads),
             "varying": info.varying_factors(),
-            "run_colors": [(r, render.PALETTE[i % len(render.PALETTE)]) for i, r in enumerate(runs)], "runs_table": _runs_table(info, runs),
+            "run_colors": [(r, render.PALETTE[i % len(render.PALETTE)])
+                           for i, r in enumerate(runs)], "runs_table": _runs_table(info, runs),
             "figures_json": Markup(render.safe_json(payloads)),
             "summary": _summary(sections, head, skipped)}
 
@@ -151,7 +160,8 @@ def report(store: Path, out: Path | None = None, *, title: str | None = None) ->
         out = out / default_out(store).name
     ctx = _context(store, title)
     page = render.environment().get_template("report.html.j2").render(
-        **ctx, nonce=secrets.token_urlsafe(18), plotly_js=_plotly_js())
+        **ctx, nonce=secrets.token_urlsafe(18), plotly_js=_plotly_js(),
+        summary_file=summary_path(out).name)
     write_text(out, page)
     write_json(summary_path(out), ctx["summary"])
     for path in (out, summary_path(out)):  # temp files are private (0600); a report is for sharing

@@ -1,11 +1,14 @@
-"""``pathdep report``: the command-line shell over ``pathdep.report.report``.
+"""``pathdep report STORE``: the command-line shell over :func:`pathdep.report.report`.
 
-    pathdep report runs/demo.zarr -o report.html
+    pathdep report runs/demo.zarr                   # -> runs/demo.zarr.report.html
+    pathdep report runs/demo.zarr -o report.html --title "Seeds of the demo suite"
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,12 +16,18 @@ from pathdep.report.build import report, summary_path
 
 
 def report_cmd(
-    store: Path = typer.Argument(..., help="The measurement store (its results are in STORE.analysis/)."),
-    out: Path = typer.Option(None, "-o", "--out",
-                             help="Where to write the HTML page [default: STORE.report.html]."),
-    title: str = typer.Option(None, "--title", help="Page title [default: from the suite name]."),
+    store: Annotated[Path, typer.Argument(
+        help="The measurement store; its analysis results are in STORE.analysis/.")],
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="The HTML page to write, or a folder for it "
+        "(default: STORE.report.html).")] = None,
+    title: Annotated[str | None, typer.Option(
+        "--title", help="Page title (default: from the suite name).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the report does.")] = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline) and a JSON summary beside it."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     page = report(store, out, title=title)
     typer.echo(f"report: {page}")
     typer.echo(f"summary: {summary_path(page)}")

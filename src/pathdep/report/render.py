@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -46,21 +47,21 @@ def _trace_ids(trace: dict) -> list[str]:
     return [str(i) for i in ids if isinstance(i, (str, int)) and str(i) != ""]
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """``obj`` with NaN and infinities replaced by None (strict JSON has neither)."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def figure_dict(fig: Any) -> dict:
     """A Plotly figure (or its dict) as a plain, strict-JSON-able dict."""
     text = fig.to_json() if hasattr(fig, "to_json") else json.dumps(fig, default=str)
-    return _finite(json.loads(text))
+    return finite(json.loads(text))
 
 
 def runs_in_figures(figures: list[dict]) -> list[str]:
@@ -83,18 +84,38 @@ def _color(trace: dict, color: str) -> None:
         line["color"] = marker["color"] = color
 
 
+def run_of(trace: dict, runs: dict[str, object]) -> str | None:
+    """The run a trace belongs to: its meta(.run), legendgroup or name is a run id, or its name
+    starts with one and a space ("seed1 interval"; the longest such run wins)."""
+    ids = _trace_ids(trace)
+    exact = next((i for i in ids if i in runs), None)
+    if exact is not None or not ids:
+        return exact
+    name = str(trace.get("name") or "")
+    prefixed = [r for r in runs if name.startswith(r + " ")]
+    return max(prefixed, key=len) if prefixed else None
+
+
 def figure_payload(d: dict, runs: list[str]) -> dict:
-    """The figure dict (coloured by run, in place) and, per trace, its run id or None."""
+    """The figure dict and, per trace, its run id or None.
+
+    Where every run has at most one legend entry, its traces take the run's
+    colour, so a run looks the same on every plot; figures that draw several
+    series per run ("seed0 PC1", "seed0 PC2") keep the analysis's colours.
+    """
     colors = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(runs)}
-    trace_runs = []
-    for trace in d.get("data", []):
-        run = next((i for i in _trace_ids(trace) if i in colors), None)
-        trace_runs.append(run)
-        if run is not None:
-            _color(trace, colors[run])
+    traces = d.get("data", [])
+    trace_runs = [run_of(t, colors) for t in traces]
+    legend = Counter(r for t, r in zip(traces, trace_runs, strict=True)
+                     if r is not None and t.get("showlegend") is not False)
+    if max(legend.values(), default=0) <= 1:
+        for trace, run in zip(traces, trace_runs, strict=True):
+            if run is not None:
+                _color(trace, colors[run])
     layout = d.setdefault("layout", {})
     height = layout.get("height") or 440
     layout.pop("width", None)  # fill the column; the page decides the width
+    layout.setdefault("margin", {"t": 60, "b": 50, "l": 60, "r": 30})
     return {"figure": d, "runs": trace_runs, "height": int(height)}
 
 

@@ -1,9 +1,10 @@
 """Which analysis goes in which section of the report, and in what order.
 
 The sections follow the path-dependence questions (A-H). An analysis is placed
-by its name first (``SECTIONS[...].names``), then by its question label
-("A", "C/D", ...); anything else gets a section of its own at the end, so new
-analyses (interventions, prompt dependence, ...) appear without report changes.
+by its name (``SectionSpec.names``, then ``keywords`` in the name), then by the
+first letter of its question label ("A", "C/D", "A/E (convergence)"); anything
+else gets a section of its own at the end, so new analyses (interventions,
+prompt dependence, ...) appear without report changes.
 """
 
 from __future__ import annotations
@@ -16,30 +17,36 @@ from pathdep.analyze.result import AnalysisResult
 
 @dataclass(frozen=True)
 class SectionSpec:
-    """A known section: its anchor, heading, question labels and analysis names (in order)."""
+    """A known section: anchor, heading, question letters, and the analysis names it holds.
+
+    ``names`` are matched exactly and give the order inside the section;
+    ``keywords`` catch variants by substring ("loss_pca" -> pca).
+    """
 
     key: str
     title: str
     questions: tuple[str, ...]
     names: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
 
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("differences", "How different are the runs?", ("A", "B"),
-                ("agreement", "convergence", "variance", "factors", "general_factor")),
+                ("agreement", "convergence", "variance", "factors", "general_factor"),
+                ("agreement", "convergence", "variance")),
     SectionSpec("clusters", "Distinct clusters and their stability", ("C", "D"),
-                ("clusters", "cluster_stability")),
+                ("clusters",), ("cluster",)),
     SectionSpec("predictiveness", "Does mid-training predict the end?", ("E",),
-                ("predictiveness", "prediction")),
+                ("predictiveness",), ("predict",)),
     SectionSpec("circuits", "Circuits and phase changes", ("G",),
-                ("circuits", "phase_changes", "induction", "icl")),
+                ("circuits", "phase_changes", "induction", "icl"),
+                ("circuit", "phase", "induction", "icl")),
     SectionSpec("learning-curves", "Learning-curve shapes", (),
-                ("learning_curves", "curve_shapes")),
+                ("learning_curves",), ("curve",)),
     SectionSpec("behaviours", "Behaviours over training, per run", (),
-                ("behaviours", "behaviors", "behaviour", "behavior", "probes")),
-    SectionSpec("pca", "PCA trajectories", (), ("pca", "pca_trajectories")),
-    SectionSpec("outliers", "Outlier tokens in context", (),
-                ("outliers", "outlier_tokens", "outlier")),
+                ("behaviours", "behaviors"), ("behaviour", "behavior", "probe")),
+    SectionSpec("pca", "PCA trajectories", (), ("pca", "loss_pca"), ("pca",)),
+    SectionSpec("outliers", "Outlier tokens in context", (), ("outliers",), ("outlier",)),
 )
 
 
@@ -53,18 +60,28 @@ class Section:
     results: list[AnalysisResult] = field(default_factory=list)
 
 
+_LABELS = re.compile(r"^\s*([A-Z](?:\s*[/,&+]\s*[A-Z])*)(?![A-Za-z])")
+
+
 def question_labels(question: str) -> tuple[str, ...]:
-    """Split a question label such as "C/D" or "A, B" into ("C", "D")."""
-    return tuple(q for q in re.split(r"[\s,/+&]+", question.strip().upper()) if q)
+    """The question letters a label starts with: "C/D" -> ("C", "D"); "A (agreement)" -> ("A",).
+
+    A label that does not start with letters ("shapes") has none.
+    """
+    m = _LABELS.match(question or "")
+    return tuple(re.findall(r"[A-Z]", m.group(1))) if m else ()
 
 
 def _spec_for(result: AnalysisResult) -> SectionSpec | None:
-    for spec in SECTIONS:
-        if result.name.lower() in spec.names:
+    """By exact name, then by a keyword in the name, then by the first question letter."""
+    name = result.name.lower()
+    for test in (lambda sp: name in sp.names, lambda sp: any(k in name for k in sp.keywords)):
+        spec = next((sp for sp in SECTIONS if test(sp)), None)
+        if spec is not None:
             return spec
-    labels = set(question_labels(result.question or ""))
-    for spec in SECTIONS:
-        if labels and labels <= set(spec.questions):
+    for letter in question_labels(result.question):
+        spec = next((sp for sp in SECTIONS if letter in sp.questions), None)
+        if spec is not None:
             return spec
     return None
 
@@ -99,5 +116,5 @@ def arrange(results: list[AnalysisResult]) -> list[Section]:
         while key in used:
             key += "-x"
         used.add(key)
-        sections.append(Section(key, _title_of(r), question_labels(r.question or ""), [r]))
+        sections.append(Section(key, _title_of(r), question_labels(r.question), [r]))
     return sections

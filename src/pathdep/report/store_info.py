@@ -31,24 +31,16 @@ class StoreInfo:
         return {f: n for f, n in counts.items() if n > 1}
 
 
-def _open(store: Path):
-    try:
-        from pathdep.store import open_store
-    except ImportError:
-        import xarray as xr
-
-        return xr.open_zarr(store, consolidated=None)
-    return open_store(store)
-
-
 def read_store_info(store: Path) -> StoreInfo:
     """Suite name, runs and factors from ``store``; an empty StoreInfo when it cannot be read."""
     store = Path(store)
     if not store.exists():
         logger.info("no store at %s; the report header uses the analysis results only", store)
         return StoreInfo()
+    from pathdep.store import open_store
+
     try:
-        ds = _open(store)
+        ds = open_store(store)
     except Exception as e:  # the report is still useful without the header
         logger.warning("could not read the store %s (%s); header left short", store, e)
         return StoreInfo()
