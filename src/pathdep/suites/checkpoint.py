@@ -83,6 +83,9 @@ def load_model(run: Run, ckpt: Checkpoint, *, dtype=None, allow_pickle: bool = F
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from pathdep._hf import quiet
+
+    quiet()
     kwargs = dict(run.load_kwargs)
     kwargs.setdefault("dtype", dtype or torch.float32)
     kwargs["trust_remote_code"] = False

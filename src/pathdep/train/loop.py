@@ -111,6 +111,9 @@ def train_run(out: Path, plan: RunPlan) -> dict:
     """Train (or finish) one run; return a summary (final loss, tokens/s, resumed from)."""
     from transformers import AutoTokenizer
 
+    from pathdep._hf import quiet
+
+    quiet()
     out = Path(out)
     if plan.train.threads:
         torch.set_num_threads(plan.train.threads)
