@@ -47,11 +47,26 @@ def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None
             summary = train_run(out, p)
             log.info("trained %s: %s", p.id, summary)
         return
+    from pathdep.errors import PathdepError
     from pathdep.executors import get_executor
 
-    ex = get_executor(executor, address)
-    results = list(ex.map(train_run, [(out, p) for p in plans]))
-    log.info("trained %d runs on %s", len(results), executor)
+    with get_executor(executor, address) as ex:
+        results = list(ex.map(_train_job, [(str(out), p) for p in plans]))
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        log.info("trained %s on %s: %s", r.job[1].id, executor, r.value if r.ok else r.error)
+    if failed:
+        raise PathdepError(
+            f"{len(failed)} of {len(results)} runs failed: "
+            + "; ".join(f"{r.job[1].id}: {r.error}" for r in failed)
+            + ". Fix the cause and run again: finished runs and checkpoints are kept."
+        )
+
+
+def _train_job(job: tuple[str, RunPlan]) -> dict:
+    """One run as an executor job (a top-level function, so Ray can ship it)."""
+    out, plan = job
+    return train_run(Path(out), plan)
 
 
 from pathdep._callable import make_callable  # noqa: E402

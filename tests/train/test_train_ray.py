@@ -1,0 +1,20 @@
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from pathdep.train import train
+from pathdep.train.loop import ckpt_dir
+
+pytestmark = pytest.mark.ray
+
+
+def test_ray_executor_trains_the_grid_to_the_same_weights(tmp_path, tiny_spec):
+    pytest.importorskip("ray")
+    spec = tiny_spec(train={"steps": 8, "checkpoints": [4]})
+    suite = train(spec, tmp_path / "ray", executor="ray")
+    train(spec, tmp_path / "local")
+    assert [r.steps for r in suite.runs] == [[0, 4, 8], [0, 4, 8]]
+    for run in suite.run_ids:
+        a = load_file(str(ckpt_dir(tmp_path / "ray", run, 8) / "model.safetensors"))
+        b = load_file(str(ckpt_dir(tmp_path / "local", run, 8) / "model.safetensors"))
+        assert all(np.array_equal(a[k], b[k]) for k in a)
