@@ -119,7 +119,8 @@ def main_doc(world: World, cfg: WorldConfig, rng, facts, repeat: bool) -> Writer
     if rng.random() < cfg.acronym_prob:
         add_acronym(units, world, rng)
     if repeat:
-        add_repeat(units, lex, cfg, rng)
+        for _ in range(rng.randint(1, cfg.repeats_per_doc)):
+            add_repeat(units, lex, cfg, rng)
     w = Writer("main")
     for u in units:
         u(w)
@@ -141,15 +142,43 @@ def second_doc(world: World, cfg: WorldConfig, rng, repeat: bool) -> Writer:
     units += [filler] * n_fillers(cfg, rng, len(units))
     rng.shuffle(units)
     if repeat:
-        add_repeat(units, lex, cfg, rng)
+        for _ in range(rng.randint(1, cfg.repeats_per_doc)):
+            add_repeat(units, lex, cfg, rng)
     w = Writer("second")
     for u in units:
         u(w)
     return w
 
 
+def drill_doc(rng, letters: tuple[int, int]) -> Writer:
+    """'Code: q w e r. Again: q w e r. Again: q w e r.' Letters are single tokens of high
+    entropy, so only copying predicts the later copies: the cleanest induction signal."""
+    span = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(*letters)))
+    w = Writer("main")
+    first: dict = {}
+    repeat_occurrence(w, "Code", span, first, "first")
+    for _ in range(2):
+        rec = {"first": first["first"]}
+        w.ann["repeats"].append(rec)
+        repeat_occurrence(w, "Again", span, rec, "second")
+    w.ann["drill"] = True
+    return w
+
+
 def write_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], list[dict]]:
-    """``n`` documents, an exact ``second_language`` share of them in the second language."""
+    """``n`` documents: a ``drill_prob`` share of drills, then of the others an exact
+    ``second_language`` share in the second language."""
+    n_drill = round(cfg.drill_prob * n)
+    docs, anns = _language_docs(world, cfg, n - n_drill, rng)
+    for _ in range(n_drill):
+        w = drill_doc(rng, cfg.drill_letters)
+        at = rng.randint(0, len(docs))
+        docs.insert(at, w.text())
+        anns.insert(at, w.ann)
+    return docs, anns
+
+
+def _language_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], list[dict]]:
     second = set(rng.sample(range(n), round(cfg.second_language * n)))
     main_idx = [i for i in range(n) if i not in second]
     facts_of = dict(zip(main_idx, plan_facts(world, len(main_idx), rng, cfg.rare_mentions),
