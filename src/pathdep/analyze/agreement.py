@@ -1,0 +1,99 @@
+"""Agreement between runs on per-token log-probabilities at one step (seed 002, first idea).
+
+For each pair of runs: Pearson and Spearman correlation of the per-token
+log-probability of the true next token, a hexbin-style density plot of one
+run against the other, the outlier tokens (largest absolute difference) with
+their context, and what the outliers have in common: the lift of each token
+category (punctuation, digit, capitalised, bracket, rare vs frequent, position
+in context) among the top ``outlier_frac`` of differences, pooled over pairs.
+Intervals: Multi-Bootstrap over runs and sequences (methods.md §8).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import data, figures, pairs, tokens
+from pathdep.analyze.result import AnalysisResult
+
+log = logging.getLogger(__name__)
+
+
+def _pair_table(ag: pairs.Agreement, names: list[str], n_tokens: int) -> pd.DataFrame:
+    rows = []
+    for (a, b), p, s in zip(ag.pairs, ag.pearson, ag.spearman, strict=True):
+        rows.append({"run_a": names[a], "run_b": names[b], "pearson": p.value, "pearson_low": p.low,
+                     "pearson_high": p.high, "spearman": s.value, "spearman_low": s.low,
+                     "spearman_high": s.high, "n_tokens": n_tokens})
+    return pd.DataFrame(rows)
+
+
+def _outliers(ds: xr.Dataset, x: np.ndarray, idx: np.ndarray, names: list[str], ag: pairs.Agreement,
+              n_show: int, frac: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Top ``n_show`` differences per pair (with context) and the mask of top-``frac`` tokens."""
+    rows, flagged = [], np.zeros(len(idx), bool)
+    n_top = max(1, int(round(frac * len(idx))))
+    for a, b in ag.pairs:
+        diff = x[a] - x[b]
+        order = np.argsort(-np.abs(np.nan_to_num(diff)))
+        flagged[order[:n_top]] = True
+        top = order[:n_show]
+        ctx, strs = tokens.contexts(ds, idx[top]), tokens.strings(ds, idx[top])
+        n_pos = ds.sizes["pos"]
+        for k, t in enumerate(top):
+            rows.append({"run_a": names[a], "run_b": names[b], "seq": int(idx[t] // n_pos),
+                         "pos": int(idx[t] % n_pos), "token": strs[k], "context": ctx[k],
+                         "logprob_a": x[a, t], "logprob_b": x[b, t], "difference": diff[t],
+                         "better": names[a] if diff[t] > 0 else names[b]})
+    return pd.DataFrame(rows), flagged
+
+
+def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame) -> str:
+    text = (f"At step {step}, per-token log-probs agree between runs with Pearson r = "
+            f"{ag.pearson_mean} and Spearman ρ = {ag.spearman_mean} (mean over {len(ag.pairs)} "
+            f"pair{'s' if len(ag.pairs) != 1 else ''})")
+    sig = enr[(enr["p_value"] < 0.01) & (enr["lift"] > 1.5)]
+    if len(sig):
+        top = sig.iloc[0]
+        return text + (f"; the largest disagreements are over-represented among {top['category']} "
+                       f"tokens ({top['lift']:.1f}× their share).")
+    return text + "; no token category is over-represented among the largest disagreements."
+
+
+def agreement(ds: xr.Dataset, *, step: int | None = None, n_boot: int = 500, seed: int = 0,
+              n_outliers: int = 20, outlier_frac: float = 0.01) -> AnalysisResult:
+    """Pairwise agreement of runs' per-token log-probs at ``step`` (default: the last step
+    done by the most runs)."""
+    data.require(ds, "logprob")
+    si = data.choose_step(ds, step)
+    step_value = int(data.steps(ds)[si])
+    ok_runs = np.flatnonzero(data.done(ds)[:, si])
+    names = [data.runs(ds)[r] for r in ok_runs]
+    idx = data.valid_tokens(ds)
+    x = np.stack([data.snapshot(ds, "logprob", r, si, idx) for r in ok_runs])
+    keep = np.isfinite(x).all(0)
+    x, idx = x[:, keep], idx[keep]
+    ag = pairs.agreement(x, data.seq_of(ds, idx), n_boot=n_boot, seed=seed)
+    out_df, flagged = _outliers(ds, x, idx, names, ag, n_outliers, outlier_frac)
+    enr = tokens.enrichment(tokens.categories(ds, idx), flagged)
+    a, b = ag.pairs[0]
+    figs = {
+        "scatter": figures.density(x[a], x[b], title=f"Per-token log-prob at step {step_value}",
+                                   x_title=f"{names[a]} log p", y_title=f"{names[b]} log p"),
+        "pearson_matrix": figures.heatmap(ag.pearson_matrix, names, names, zmin=0, zmax=1,
+                                          title=f"Pearson r between runs at step {step_value}"),
+    }
+    return AnalysisResult(
+        name="agreement", question="A (agreement between runs)",
+        verdict=_verdict(step_value, ag, enr),
+        summary={"step": step_value, "n_runs": len(names), "n_tokens": int(len(idx)),
+                 "pearson_mean": ag.pearson_mean, "spearman_mean": ag.spearman_mean,
+                 "top_outlier_category": str(enr.iloc[0]["category"]),
+                 "top_outlier_lift": float(enr.iloc[0]["lift"])},
+        tables={"pairs": _pair_table(ag, names, len(idx)), "outliers": out_df,
+                "outlier_categories": enr.reset_index(drop=True)},
+        figures=figs)

@@ -1,0 +1,120 @@
+"""G. Survival of circuits: are the heads doing a job at the end the ones that first did it?
+
+Per run, each head's role at each step: *previous-token* head when its
+``previous_token`` score is at least ``threshold``, *induction* head when its
+``induction`` score is (head scores as in methods.md §1; 0.4 is the threshold
+of the ARENA notes for induction heads). For each role and run: the step the
+role first appears, the heads holding it then (the first circuit) and at the
+run's last step (the final circuit), the share of first heads still holding
+it at the end (survival) and the Jaccard overlap of the two sets. A role is
+*kept* when every first head survives, *partly replaced* when some do,
+*replaced* when none does but others took over, *lost* when no head holds it
+at the end. Intervals: mean survival over runs, resampling runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import bootstrap, data, figures
+from pathdep.analyze.result import AnalysisResult
+
+ROLES = ("previous_token", "induction")
+
+
+def _head_names(ds: xr.Dataset) -> list[str]:
+    return [f"L{int(layer)}H{int(h)}" for layer in ds["layer_h"].values for h in ds["head"].values]
+
+
+def roles(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """(step, head) bool: which heads hold the role; NaN (padding, not done) holds nothing."""
+    return np.nan_to_num(scores, nan=-np.inf) >= threshold
+
+
+def _fate(first: set, final: set) -> str:
+    if not final:
+        return "lost"
+    if first <= final:
+        return "kept"
+    return "partly replaced" if first & final else "replaced"
+
+
+def survival_row(held: np.ndarray, steps: np.ndarray, heads: list[str]) -> dict:
+    """First/final circuit of one role in one run, from its (step, head) role matrix."""
+    alive = np.flatnonzero(held.any(1))
+    if not alive.size:
+        return {"first_step": np.nan, "first_heads": "", "final_heads": "", "survival": np.nan,
+                "jaccard": np.nan, "fate": "never formed"}
+    first = {heads[h] for h in np.flatnonzero(held[alive[0]])}
+    final = {heads[h] for h in np.flatnonzero(held[-1])}
+    return {"first_step": int(steps[alive[0]]), "first_heads": ", ".join(sorted(first)),
+            "final_heads": ", ".join(sorted(final)), "survival": len(first & final) / len(first),
+            "jaccard": len(first & final) / len(first | final), "fate": _fate(first, final)}
+
+
+def _tenure(held: np.ndarray, steps: np.ndarray, heads: list[str]) -> list[dict]:
+    """Contiguous spells during which a head holds the role."""
+    rows = []
+    for h in np.flatnonzero(held.any(0)):
+        on = np.r_[False, held[:, h], False].astype(int)
+        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1) - 1
+        rows += [{"head": heads[h], "from_step": int(steps[a]), "to_step": int(steps[b])}
+                 for a, b in zip(starts, ends, strict=True)]
+    return rows
+
+
+def _per_run(ds: xr.Dataset, threshold: float):
+    hs = data.masked(ds, "head_score").transpose("run", "step", "kind", "layer_h", "head")
+    heads, st, names = _head_names(ds), data.steps(ds), data.runs(ds)
+    kinds = [str(k) for k in hs["kind"].values]
+    fate_rows, tenure_rows = [], []
+    for role in (r for r in ROLES if r in kinds):
+        sc = hs.sel(kind=role).values.reshape(len(names), len(st), -1)
+        for r, run in enumerate(names):
+            ok = np.flatnonzero(data.done(ds)[r])
+            held = roles(sc[r, ok], threshold)
+            fate_rows.append({"run": run, "role": role, **survival_row(held, st[ok], heads)})
+            tenure_rows += [{"run": run, "role": role, **t} for t in _tenure(held, st[ok], heads)]
+    return pd.DataFrame(fate_rows), pd.DataFrame(tenure_rows)
+
+
+def circuit_survival(ds: xr.Dataset, *, threshold: float = 0.4, n_boot: int = 500,
+                     seed: int = 0) -> AnalysisResult:
+    """Each head's role over training; whether the first circuit for a role survives."""
+    data.require(ds, "head_score")
+    if not set(ROLES) & {str(k) for k in ds["kind"].values}:
+        raise data.Skip(f"head_score has none of the kinds {ROLES}")
+    fates, tenure = _per_run(ds, threshold)
+    summary, parts = {"threshold": threshold}, []
+    for role, g in fates.groupby("role", sort=False):
+        formed = g[g["fate"] != "never formed"]
+        surv = bootstrap.mean_over_runs(g["survival"].to_numpy(), n_boot=n_boot, seed=seed)
+        kept = int((formed["fate"] == "kept").sum())
+        summary[role] = {"formed": len(formed), "kept": kept, "mean_survival": surv,
+                         "replaced": int(formed["fate"].isin(["replaced", "partly replaced"]).sum())}
+        if len(formed):
+            parts.append(f"{role.replace('_', '-')} heads formed in {len(formed)} of {len(g)} runs "
+                         f"and the first heads still do the job at the end in {kept} "
+                         f"(mean survival {surv})")
+        else:
+            parts.append(f"no {role.replace('_', '-')} head (score ≥ {threshold}) formed in any run")
+    verdict = "; ".join(parts)
+    verdict = verdict[0].upper() + verdict[1:] + "."
+    return AnalysisResult(name="circuit_survival", question="G (survival of circuits)",
+                          verdict=verdict, summary=summary,
+                          tables={"fates": fates, "tenure": tenure}, figures=_figures(ds))
+
+
+def _figures(ds: xr.Dataset) -> dict:
+    """Heatmaps (head × step) of each role's score in the first run."""
+    hs = data.masked(ds, "head_score").isel(run=0)
+    figs, run = {}, data.runs(ds)[0]
+    for role in ROLES:
+        if role in [str(k) for k in hs["kind"].values]:
+            z = hs.sel(kind=role).transpose("layer_h", "head", "step").values.reshape(-1, hs.sizes["step"])
+            figs[f"{role}_scores"] = figures.heatmap(z, data.steps(ds).tolist(), _head_names(ds),
+                                                     title=f"{role} score per head ({run})",
+                                                     x_title="step", y_title="head", zmin=0, zmax=1)
+    return figs

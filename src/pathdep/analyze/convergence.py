@@ -1,0 +1,160 @@
+"""Convergence of runs over training (seed 002: "repeat this for a checkpoint halfway").
+
+At every step done by at least two runs: the mean pairwise Pearson r of
+per-token log-probs (on up to ``max_tokens`` sampled tokens) and, when the
+store keeps next-token distributions, the mean per-token KL between runs
+(mean over ordered pairs; Fehlauer et al.'s convergence measure, methods.md
+§4; see ``distributions`` for top-k). Then, at mid-training (the step done by
+all runs closest to half the last one) against the end: which capabilities
+(behaviour probes; mean log-prob per token category) some runs have and
+others lack, and whether the runs agree on them by the end; and whether the
+tokens on which two runs disagree most mid-training still stand out at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import bootstrap, data, distributions, figures, pairs, properties, tokens
+from pathdep.analyze.result import AnalysisResult, Interval
+
+log = logging.getLogger(__name__)
+
+
+def _kl_interval(ds: xr.Dataset, si: int, ok: np.ndarray, n_boot: int, seed: int) -> Interval:
+    m = distributions.kl_matrix(ds, si, ok)  # (run, run, sample)
+
+    def stat(r, w):
+        return bootstrap.mean_over_pairs(np.nansum(m * w, -1) / w.sum(), r)
+
+    return bootstrap.estimate(stat, len(ok), m.shape[-1], n_boot=n_boot, seed=seed)
+
+
+def _per_step(ds, idx, n_boot, seed, with_kl, cats: pd.DataFrame, keep: set[int]):
+    """Agreement (and KL) at every step with ≥ 2 runs.
+
+    Returns the by-step table, (run, step) mean log-prob per token category, and
+    the (run, token) matrices of the steps in ``keep`` (never all steps: memory).
+    """
+    d, st, rows, mats = data.done(ds), data.steps(ds), [], {}
+    seq = data.seq_of(ds, idx)
+    sel = {c: cats[c].to_numpy() for c in cats.columns if cats[c].sum() >= 5}
+    cat_means = {c: np.full(d.shape, np.nan) for c in sel}
+    for si in data.common_steps(ds, min_runs=2):
+        ok = np.flatnonzero(d[:, si])
+        x = np.full((d.shape[0], len(idx)), np.nan)
+        x[ok] = [data.snapshot(ds, "logprob", r, si, idx) for r in ok]
+        with np.errstate(invalid="ignore"):
+            for c, m in sel.items():  # runs not done at this step stay NaN
+                cat_means[c][:, si] = np.nansum(x[:, m], 1) / np.isfinite(x[:, m]).sum(1)
+        if int(si) in keep:
+            mats[int(si)] = x
+        ag = pairs.agreement(x[ok], seq, n_boot=n_boot, seed=seed, rank=False)
+        row = {"step": int(st[si]), "n_runs": len(ok), "pearson": ag.pearson_mean.value,
+               "pearson_low": ag.pearson_mean.low, "pearson_high": ag.pearson_mean.high}
+        if with_kl:
+            k = _kl_interval(ds, si, ok, n_boot, seed)
+            row.update(kl=k.value, kl_low=k.low, kl_high=k.high)
+        rows.append(row)
+    return pd.DataFrame(rows), cat_means, mats
+
+
+def _capability_values(ds, cat_means) -> dict[str, np.ndarray]:
+    """(run, step) curves of each capability: behaviours, and mean log-prob per token category."""
+    caps = {}
+    if data.has_values(ds, "behavior"):
+        P = properties.scalar_properties(ds)
+        for p in P["property"].values:
+            if str(p).startswith("behavior:"):
+                caps[str(p)] = P.sel(property=p).values
+    caps.update({f"tokens:{c}": v for c, v in cat_means.items()})
+    return caps
+
+
+def _capabilities(caps, mid: int, end: int, names: list[str], steps) -> pd.DataFrame:
+    """Has/lacks at mid and end: a run has a capability when its value is at least half-way
+    from the lowest to the highest value seen in any run at any step."""
+    rows = []
+    for cap, v in caps.items():
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        if not np.isfinite(hi) or hi <= lo:
+            continue
+        has = (v - lo) / (hi - lo) >= 0.5
+        hm, he = has[:, mid], has[:, end]
+        rows.append({"capability": cap, "mid_step": int(steps[mid]), "end_step": int(steps[end]),
+                     "has_mid": ", ".join(n for n, h in zip(names, hm, strict=True) if h),
+                     "lacks_mid": ", ".join(n for n, h in zip(names, hm, strict=True) if not h),
+                     "has_end": ", ".join(n for n, h in zip(names, he, strict=True) if h),
+                     "lacks_end": ", ".join(n for n, h in zip(names, he, strict=True) if not h),
+                     "differed_mid": bool(hm.any() and not hm.all()),
+                     "agree_end": bool(he.all() or not he.any())})
+    return pd.DataFrame(rows, columns=["capability", "mid_step", "end_step", "has_mid", "lacks_mid",
+                                       "has_end", "lacks_end", "differed_mid", "agree_end"])
+
+
+def _token_convergence(x_mid, x_end, n_boot, seed, frac=0.01) -> Interval:
+    """Share of each pair's top-``frac`` mid-training disagreements that are no longer
+    above the median disagreement at the end (mean over pairs, runs resampled)."""
+    n = x_mid.shape[0]
+    m = np.full((n, n), np.nan)
+    for a in range(n):
+        for b in range(a + 1, n):
+            dm, de = np.abs(x_mid[a] - x_mid[b]), np.abs(x_end[a] - x_end[b])
+            top = np.argsort(-np.nan_to_num(dm))[: max(1, int(frac * dm.size))]
+            m[a, b] = m[b, a] = np.mean(de[top] <= np.nanmedian(de))
+    return bootstrap.estimate(lambda r, w: bootstrap.mean_over_pairs(m, r), n, n_boot=n_boot, seed=seed)
+
+
+def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval) -> str:
+    first, last = curve.iloc[0], curve.iloc[-1]
+    text = (f"From step {int(first['step'])} to step {int(last['step'])}, mean pairwise Pearson r of per-token "
+            f"log-probs goes from {first['pearson']:.3g} to {last['pearson']:.3g} "
+            f"[{last['pearson_low']:.3g}, {last['pearson_high']:.3g}]")
+    if "kl" in curve:
+        text += (f" and mean per-token KL between runs from {first['kl']:.3g} to {last['kl']:.3g} "
+                 f"[{last['kl_low']:.3g}, {last['kl_high']:.3g}] nats")
+    differed = caps[caps["differed_mid"]] if len(caps) else caps
+    if len(differed):
+        n, k = len(differed), int(differed["agree_end"].sum())
+        text += (f"; of {n} capabilit{'ies' if n != 1 else 'y'} some runs lacked at mid-training, "
+                 f"{k} {'are' if k != 1 else 'is'} alike in all runs by the end")
+    return text + f"; {tok.value:.0%} [{tok.low:.0%}, {tok.high:.0%}] of the tokens runs disagreed on most mid-training agree by the end."
+
+
+def convergence(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
+                max_tokens: int | None = 200_000) -> AnalysisResult:
+    """Agreement and per-token KL between runs at every step; capabilities mid-training vs end."""
+    data.require(ds, "logprob")
+    allc = data.common_steps(ds)
+    if len(data.common_steps(ds, 2)) < 2 or len(allc) < 1:
+        raise data.Skip("fewer than two steps are done by two runs")
+    idx = data.sample_tokens(ds, max_tokens, seed)
+    with_kl = distributions.has_distributions(ds)
+    st, names = data.steps(ds), data.runs(ds)
+    end = int(allc[-1])
+    mid = int(allc[np.argmin(np.abs(st[allc] - st[end] / 2))])
+    cats = tokens.categories(ds, idx)
+    curve, cat_means, mats = _per_step(ds, idx, n_boot, seed, with_kl, cats, {mid, end})
+    caps = _capabilities(_capability_values(ds, cat_means), mid, end, names, st)
+    tok = _token_convergence(mats[mid], mats[end], n_boot, seed)
+    figs = {"agreement": figures.lines(curve, "step", "pearson", band=("pearson_low", "pearson_high"),
+                                       title="Mean pairwise Pearson r of per-token log-probs",
+                                       log_x=True)}
+    if with_kl:
+        figs["kl"] = figures.lines(curve, "step", "kl", band=("kl_low", "kl_high"), log_x=True,
+                                   title="Mean per-token KL between runs (nats)")
+    last = curve.iloc[-1]
+    summary = {"mid_step": int(st[mid]), "end_step": int(st[end]),
+               "pearson_end": Interval(last["pearson"], last["pearson_low"], last["pearson_high"]),
+               "token_disagreements_resolved": tok,
+               "capabilities_differing_mid": int(caps["differed_mid"].sum()) if len(caps) else 0,
+               "capabilities_agreeing_end": int(caps["agree_end"].sum()) if len(caps) else 0}
+    if with_kl:
+        summary["kl_end"] = Interval(last["kl"], last["kl_low"], last["kl_high"])
+    return AnalysisResult(name="convergence", question="A/E (convergence over training)",
+                          verdict=_verdict(curve, caps, tok), summary=summary,
+                          tables={"by_step": curve, "capabilities": caps}, figures=figs)

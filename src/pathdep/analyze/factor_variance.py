@@ -1,0 +1,125 @@
+"""B. Variance by factor: how much of each property's final value each grid factor explains.
+
+Each property's final value per run (its last done checkpoint) is fitted by a
+main-effects linear model on the run factors (``factor_*`` coordinates, each
+treated as categorical: init seed, data-order seed, lr, size, intervention,
+…). A factor's share is its type-II sum of squares (the rise in residual SS
+when it alone is left out, as statsmodels' ``anova_lm(typ=2)`` computes for a
+main-effects model) divided by the total SS; the residual share is the
+full model's residual SS over the total (seed-to-seed noise of the factors
+not in the grid, plus interactions). In a balanced grid the shares and the
+residual add up to 1. Factors with one level are dropped; a factor with a
+different value for every run cannot be told apart from the residual and is
+folded into it. Per-token loss is decomposed the same way, pooled over a
+sample of tokens. Intervals: Multi-Bootstrap over runs (tokens too).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import bootstrap, data, figures, properties
+from pathdep.analyze.result import AnalysisResult, Interval
+
+log = logging.getLogger(__name__)
+
+
+def usable_factors(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Factors with ≥ 2 levels that do not identify every run."""
+    n, out = ds.sizes["run"], {}
+    for name, v in data.factors(ds).items():
+        levels = len(set(v.tolist()))
+        if levels < 2:
+            continue
+        if levels == n:
+            log.info("factor %s has a different value for every run: counted as residual", name)
+            continue
+        out[name] = v
+    return out
+
+
+def _dummies(v: np.ndarray) -> np.ndarray:
+    levels = sorted(set(v.tolist()))
+    return np.stack([(v == lv).astype(float) for lv in levels[1:]], 1) if len(levels) > 1 \
+        else np.zeros((len(v), 0))
+
+
+def _rss(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> float:
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    res = (y - x @ beta) ** 2
+    return float(res.sum(0) @ w) if w is not None and res.ndim == 2 else float(res.sum())
+
+
+def decompose(fac: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray | None = None) -> dict:
+    """Type-II share of each factor and the residual share, for y (run,) or (run, item)."""
+    ok = np.isfinite(y) if y.ndim == 1 else np.isfinite(y).all(1)
+    y, fac = y[ok], {k: v[ok] for k, v in fac.items()}
+    one = np.ones((len(y), 1))
+    blocks = {k: _dummies(v) for k, v in fac.items()}
+    full = np.hstack([one, *blocks.values()])
+    total, rss_full = _rss(one, y, w), _rss(full, y, w)
+    if total <= 0:
+        return {**{k: np.nan for k in fac}, "residual": np.nan}
+    out = {}
+    for k in fac:
+        reduced = np.hstack([one, *(b for j, b in blocks.items() if j != k)])
+        out[k] = (_rss(reduced, y, w) - rss_full) / total
+    out["residual"] = rss_full / total
+    return out
+
+
+def _rows(prop: str, fac: dict, y: np.ndarray, n_items: int | None, n_boot: int, seed: int):
+    keys = [*fac, "residual"]
+
+    def stat(r, w):
+        d = decompose({k: v[r] for k, v in fac.items()}, y[r], w)
+        return np.array([d[k] for k in keys])
+
+    ivs = bootstrap.estimate_many(stat, len(y), n_items, n_boot=n_boot, seed=seed)
+    return [{"property": prop, "source": k, "share": i.value, "share_low": i.low, "share_high": i.high}
+            for k, i in zip(keys, ivs, strict=True)]
+
+
+def _final_tokens(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
+    """(run, token) log-probs at each run's last done step (NaN rows for runs with none)."""
+    d = data.done(ds)
+    return np.stack([data.snapshot(ds, "logprob", r, int(np.flatnonzero(d[r])[-1]), idx)
+                     if d[r].any() else np.full(len(idx), np.nan) for r in range(d.shape[0])])
+
+
+def factor_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
+                    max_tokens: int = 2000) -> AnalysisResult:
+    """Share of each property's final-value variance explained by each grid factor."""
+    fac = usable_factors(ds)
+    if not fac:
+        raise data.Skip("no run factor has repeated levels (nothing to decompose beyond the "
+                        "between-run share that run_variance reports)")
+    P = properties.available(ds)
+    rows = []
+    for p in P["property"].values:
+        rows += _rows(str(p), fac, properties.final_values(P.sel(property=p).values), None,
+                      n_boot, seed)
+    if data.has_values(ds, "logprob"):
+        y = _final_tokens(ds, data.sample_tokens(ds, max_tokens, seed))
+        rows += _rows("tokens:logprob", fac, y, y.shape[1], n_boot, seed)
+    if not rows:
+        raise data.Skip("no property varies over runs")
+    table = pd.DataFrame(rows)
+    med = table.groupby("source")["share"].median().sort_values(ascending=False)
+    top = med.drop("residual", errors="ignore")
+    verdict = (f"Across {table['property'].nunique()} properties, the factor explaining most "
+               f"final-value variance is {top.index[0]} (median share {top.iloc[0]:.2g}); the "
+               f"residual (seed noise and interactions) has median share {med.get('residual', np.nan):.2g}.")
+    fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
+                       err=("share_low", "share_high"))
+    summary = {"factors": list(fac), "median_share": {k: float(v) for k, v in med.items()}}
+    for _, r in table.iterrows():
+        summary.setdefault("shares", {}).setdefault(r["property"], {})[r["source"]] = \
+            Interval(r["share"], r["share_low"], r["share_high"])
+    return AnalysisResult(name="factor_variance", question="B (sensitivity to the setup)",
+                          verdict=verdict, summary=summary, tables={"shares": table},
+                          figures={"shares": fig})

@@ -1,0 +1,116 @@
+"""The general factor of path dependence (seed 001: "some principal component across all
+tasks, architectures, and concepts").
+
+One row per property, one column per path-dependence indicator, each oriented
+so that larger means more path-dependent:
+
+- ``between_share``: A, the between-run share of variance (``run_variance``);
+- ``clusteredness``: C, Hartigan's dip statistic of the runs' final values;
+- ``predictive_25`` / ``predictive_50``: E, Spearman's ρ across runs between the
+  value at 25 % / 50 % of training and the final value (``predictiveness``);
+- ``formation_spread``: s.d. across runs of log10 of the step at which the
+  property has gone half-way from its first to its final value.
+
+The indicators are z-scored across properties (a missing value becomes the
+column mean) and their principal components computed; PC1's share of
+variance and its loadings answer whether one factor runs through them. The
+share is compared with a null of independently shuffled columns. Intervals:
+recompute the whole table on resampled runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import bootstrap, data, figures, predictiveness, properties
+from pathdep.analyze.result import AnalysisResult
+from pathdep.analyze.run_variance import between_share
+
+INDICATORS = ("between_share", "clusteredness", "predictive_25", "predictive_50", "formation_spread")
+MIN_RUNS, MIN_PROPERTIES = 4, 3
+
+
+def _dip(x: np.ndarray) -> float:
+    import diptest
+
+    x = x[np.isfinite(x)]
+    return float(diptest.dipstat(x)) if len(x) >= MIN_RUNS and np.ptp(x) > 0 else 0.0
+
+
+def indicator_table(P: xr.DataArray, r: np.ndarray) -> np.ndarray:
+    """(property, indicator) on the runs ``r`` (indices, repeats allowed)."""
+    st = P["step"].values
+    out = np.full((P.sizes["property"], len(INDICATORS)), np.nan)
+    for i in range(P.sizes["property"]):
+        v = P.values[r, :, i]
+        form = properties.formation_steps(v, st)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.nanstd(np.log10(np.where(form > 0, form, np.nan)))
+        out[i] = [between_share(v), _dip(properties.final_values(v)),
+                  predictiveness.consistency(v, st, 0.25), predictiveness.consistency(v, st, 0.5),
+                  spread if np.isfinite(form).sum() > 1 else np.nan]
+    return out
+
+
+def pca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Explained-variance ratios and loadings (component, indicator) of a z-scored table."""
+    t = np.array(table, dtype=float)
+    mu, sd = np.nanmean(t, 0), np.nanstd(t, 0)
+    keep = np.isfinite(sd) & (sd > 0)
+    z = np.zeros_like(t)
+    z[:, keep] = np.nan_to_num((t[:, keep] - mu[keep]) / sd[keep])
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    ratio = s**2 / (s**2).sum() if (s**2).sum() > 0 else np.full(len(s), np.nan)
+    vt = vt * np.where(vt.sum(1, keepdims=True) < 0, -1, 1)  # PC1 oriented: more path-dependent
+    return ratio, vt
+
+
+def _null_share(table: np.ndarray, n_perm: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    shares = [pca(np.stack([rng.permutation(c) for c in table.T], 1))[0][0] for _ in range(n_perm)]
+    return float(np.nanmean(shares))
+
+
+def general_factor(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
+                   n_perm: int = 200) -> AnalysisResult:
+    """Table of path-dependence indicators per property and its principal components."""
+    if ds.sizes["run"] < MIN_RUNS:
+        raise data.Skip(f"needs at least {MIN_RUNS} runs")
+    P = properties.informative(properties.scalar_properties(ds), MIN_RUNS)
+    if P.sizes["property"] < MIN_PROPERTIES:
+        raise data.Skip(f"needs at least {MIN_PROPERTIES} properties that vary")
+    n = ds.sizes["run"]
+    table = indicator_table(P, np.arange(n))
+    ratio, vt = pca(table)
+
+    def stat(r, w):
+        rr, vv = pca(indicator_table(P, r))
+        sign = np.sign(vv[0] @ vt[0]) or 1.0
+        return np.r_[rr[0], sign * vv[0]]
+
+    ivs = bootstrap.estimate_many(lambda r, w: stat(r, w), n, n_boot=n_boot, seed=seed)
+    share, loads = ivs[0], ivs[1:]
+    null = _null_share(table, n_perm, seed)
+    ind = pd.DataFrame(table, columns=list(INDICATORS))
+    ind.insert(0, "property", [str(p) for p in P["property"].values])
+    load_df = pd.DataFrame({"indicator": INDICATORS, "loading": vt[0],
+                            "loading_low": [i.low for i in loads], "loading_high": [i.high for i in loads]})
+    same_sign = bool(np.all(vt[0][np.abs(vt[0]) > 0.1] > 0))
+    verdict = (f"Across {len(ind)} properties, PC1 of {len(INDICATORS)} path-dependence indicators "
+               f"explains {share.value:.0%} [{share.low:.0%}, {share.high:.0%}] of their variance "
+               f"(shuffled indicators: {null:.0%}); its loadings "
+               + ("share one sign, as a general factor would." if same_sign else
+                  "have mixed signs, so PC1 is not a single general factor."))
+    figs = {"loadings": figures.bars(load_df, "indicator", "loading", title="Loadings of PC1",
+                                     err=("loading_low", "loading_high")),
+            "explained": figures.bars(pd.DataFrame({"component": [f"PC{i + 1}" for i in
+                                                                  range(len(ratio))],
+                                                    "ratio": ratio}), "component", "ratio",
+                                      title="Share of indicator variance per component")}
+    return AnalysisResult(
+        name="general_factor", question="general factor", verdict=verdict,
+        summary={"pc1_share": share, "null_pc1_share": null, "same_sign": same_sign,
+                 "loadings": dict(zip(INDICATORS, loads, strict=True)), "n_properties": len(ind)},
+        tables={"indicators": ind, "loadings": load_df}, figures=figs)

@@ -1,0 +1,190 @@
+"""Per-token learning curves: their shape, age of acquisition and variability (methods.md §2).
+
+For a sample of tokens, each run's curve of surprisal (−logprob, nats)
+against log10(step) (step 0 dropped, as Chang et al. do) is classified:
+
+- **non-monotone** if it un-learns: Chang et al.'s *forgettability* (the total
+  rise of the GAM-smoothed surprisal curve) exceeds ``forget_frac`` of the
+  curve's range and ``forget_min`` nats, or Xia et al.'s upward rule holds
+  after ``xia_threshold`` of the checkpoints (perplexity mean m with
+  m/x₀ > 1.05 and m/x_T < 0.95, i.e. a late rise; applied to the smoothed
+  curve, because on raw curves checkpoint noise alone trips a 5 % rule);
+- **S-shaped** if not, and the 4-parameter sigmoid beats the best smooth
+  alternative (a line or a quadratic in log-step, or a power law in step) by
+  more than ``bic_margin`` in BIC, with its transition (xmid ± 2·scale)
+  inside the observed steps, i.e. a plateau before and after it;
+- **smooth** otherwise.
+
+Also per token and run: the age of acquisition (Chang et al.: the step where
+the fitted sigmoid is half-way from chance surprisal ln V to its minimum),
+within-run variability (s.d. over the last 11 checkpoints) and, per token,
+cross-run variability (mean squared difference of the smoothed curves over
+pairs of runs, at the steps both have). Across runs: how often a token's class
+agrees, and the rank correlation of ages of acquisition. Intervals:
+Multi-Bootstrap over runs and tokens (the AoA correlation: over runs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+
+from pathdep.analyze import bootstrap, curve_fit, data, figures, tokens
+from pathdep.analyze.result import AnalysisResult
+
+CLASSES = ("S-shaped", "smooth", "non-monotone")
+MIN_POINTS = 6
+
+
+def _xia_rise(smooth_s: np.ndarray, threshold: float) -> np.ndarray:
+    ppl = np.exp(smooth_s[:, int(threshold * smooth_s.shape[1]):])
+    m = ppl.mean(1)
+    return (m / ppl[:, 0] > 1.05) & (m / ppl[:, -1] < 0.95)
+
+
+def classify_run(x: np.ndarray, s: np.ndarray, chance: float,
+                 opts: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    """Classify the surprisal curves ``s`` (token, len(x)) of one run; also the smoothed curves."""
+    n = len(x)
+    sig = curve_fit.sigmoid_fit(x, s)
+    b_sig = curve_fit.bic(sig.rss, n, 4)
+    b_smooth = np.minimum.reduce([curve_fit.bic(curve_fit.poly_rss(x, s, 1), n, 2),
+                                  curve_fit.bic(curve_fit.poly_rss(x, s, 2), n, 3),
+                                  curve_fit.bic(curve_fit.decay_rss(x, s), n, 3)])
+    sm = curve_fit.gam_smooth(x, s)
+    forget = np.clip(np.diff(sm, axis=1), 0, None).sum(1)
+    amplitude = sm.max(1) - sm.min(1)
+    xia = _xia_rise(sm, opts["xia_threshold"])
+    nonmono = ((forget > opts["forget_frac"] * amplitude) & (forget > opts["forget_min"])) | xia
+    inside = (sig.xmid - 2 * sig.scale > x.min()) & (sig.xmid + 2 * sig.scale < x.max())
+    s_shape = ~nonmono & inside & (b_sig < b_smooth - opts["bic_margin"])
+    cls = np.where(nonmono, "non-monotone", np.where(s_shape, "S-shaped", "smooth"))
+    x_fine = np.linspace(x.min(), x.max(), 200)
+    fit = sig.predict(x_fine)
+    aoa = curve_fit.crossing(fit, x_fine, 0.5 * chance + 0.5 * fit.min(1))
+    tail = s[:, -min(11, n):]
+    return pd.DataFrame({"class": cls, "aoa_step": 10**aoa, "forgettability": forget,
+                         "xia_rise": xia, "within_run_sd": tail.std(1), "bic_sigmoid": b_sig,
+                         "bic_smooth": b_smooth}), sm
+
+
+def _cross_run_msd(smoothed: dict[int, tuple[np.ndarray, np.ndarray]], n_tok: int) -> np.ndarray:
+    """Per token: mean over run pairs of the mean squared difference of smoothed curves."""
+    keys, acc, n = sorted(smoothed), np.zeros(n_tok), 0
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            (sa, xa), (sb, xb) = smoothed[a], smoothed[b]
+            common, ia, ib = np.intersect1d(xa, xb, return_indices=True)
+            if len(common):
+                acc += ((sa[:, ia] - sb[:, ib]) ** 2).mean(1)
+                n += 1
+    return acc / n if n else np.full(n_tok, np.nan)
+
+
+def _shares(cls: np.ndarray, n_boot: int, seed: int) -> dict:
+    """Mean over runs of each class's share, Multi-Bootstrap over runs and tokens."""
+    out = {}
+    for c in CLASSES:
+        hit = (cls == c).astype(float)  # (run, token)
+        out[c] = bootstrap.estimate(lambda r, w, h=hit: (h[r] @ w).mean() / w.sum(), hit.shape[0],
+                                    hit.shape[1], n_boot=n_boot, seed=seed)
+    return out
+
+
+def _agreement(cls: np.ndarray, aoa: np.ndarray, n_boot: int, seed: int):
+    n = cls.shape[0]
+    same = cls[:, None, :] == cls[None, :, :]  # (run, run, token)
+
+    def stat(r, w):
+        return bootstrap.mean_over_pairs((same * w).sum(-1) / w.sum(), r)
+
+    agree = bootstrap.estimate(stat, n, cls.shape[1], n_boot=n_boot, seed=seed)
+    rho = np.full((n, n), np.nan)
+    for a in range(n):
+        for b in range(a + 1, n):
+            rho[a, b] = rho[b, a] = spearmanr(aoa[a], aoa[b]).statistic
+    aoa_rho = bootstrap.estimate(lambda r, w: bootstrap.mean_over_pairs(rho, r), n,
+                                 n_boot=n_boot, seed=seed)
+    return agree, aoa_rho
+
+
+def _fit_runs(ds, idx, opts):
+    st, d = data.steps(ds), data.done(ds)
+    chance = float(np.log(data.vocab_size(ds)))
+    per_run, smoothed = {}, {}
+    for r in range(ds.sizes["run"]):
+        si = np.flatnonzero(d[r] & (st > 0))
+        if len(si) < MIN_POINTS:
+            continue
+        s = -np.stack([data.snapshot(ds, "logprob", r, j, idx) for j in si], 1)  # (token, step)
+        df, sm = classify_run(np.log10(st[si]), np.nan_to_num(s, nan=chance), chance, opts)
+        per_run[r], smoothed[r] = df, (sm, st[si])
+    if not per_run:
+        raise data.Skip(f"no run has {MIN_POINTS} done steps after step 0")
+    return per_run, smoothed
+
+
+def _tables(ds, idx, per_run, msd):
+    names, n_pos = data.runs(ds), ds.sizes["pos"]
+    strs, ctx = tokens.strings(ds, idx), tokens.contexts(ds, idx)
+    base = pd.DataFrame({"seq": idx // n_pos, "pos": idx % n_pos, "token": strs})
+    long = pd.concat([base.assign(run=names[r], **df.to_dict("series")) for r, df in per_run.items()])
+    cls = np.stack([df["class"].to_numpy() for df in per_run.values()])
+    cross = base.assign(context=ctx, cross_run_msd=msd,
+                        classes=[" / ".join(c) for c in cls.T], same_class_all=(cls == cls[0]).all(0))
+    return long.reset_index(drop=True), cross, cls
+
+
+def _figures(ds, long: pd.DataFrame, shares_df: pd.DataFrame, idx) -> dict:
+    figs = {"class_shares": figures.bars(shares_df, "class", "share", "run",
+                                         title="Share of token learning curves by shape")}
+    first = long[long["run"] == long["run"].iloc[0]].reset_index(drop=True)
+    r0 = data.runs(ds).index(first["run"].iloc[0])
+    st, d = data.steps(ds), data.done(ds)
+    si = np.flatnonzero(d[r0] & (st > 0))
+    rows = []
+    for c in CLASSES:
+        for i in np.flatnonzero(first["class"].to_numpy() == c)[:3]:
+            y = [data.snapshot(ds, "logprob", r0, j, idx[i:i + 1])[0] for j in si]
+            rows += [{"step": int(st[j]), "logprob": v, "curve": f"{c}: {first['token'][i]!r}"}
+                     for j, v in zip(si, y, strict=True)]
+    if rows:
+        figs["example_curves"] = figures.lines(pd.DataFrame(rows), "step", "logprob", "curve",
+                                               log_x=True, title="Example learning curves (first run)")
+    return figs
+
+
+def learning_curves(ds: xr.Dataset, *, max_tokens: int = 2000, n_boot: int = 500, seed: int = 0,
+                    forget_frac: float = 0.25, forget_min: float = 0.1, xia_threshold: float = 0.3,
+                    bic_margin: float = 2.0) -> AnalysisResult:
+    """Classify per-token learning curves per run and compare them across runs."""
+    data.require(ds, "logprob")
+    opts = {"forget_frac": forget_frac, "forget_min": forget_min, "xia_threshold": xia_threshold,
+            "bic_margin": bic_margin}
+    idx = data.sample_tokens(ds, max_tokens, seed)
+    per_run, smoothed = _fit_runs(ds, idx, opts)
+    long, cross, cls = _tables(ds, idx, per_run, _cross_run_msd(smoothed, len(idx)))
+    shares = _shares(cls, n_boot, seed)
+    shares_df = long.groupby(["run", "class"]).size().rename("n").reset_index()
+    shares_df["share"] = shares_df["n"] / len(idx)
+    aoa = np.stack([np.log10(df["aoa_step"].to_numpy()) for df in per_run.values()])
+    summary = {"n_tokens": len(idx), "n_runs": len(per_run),
+               **{f"share_{c}": shares[c] for c in CLASSES},
+               "median_within_run_sd": float(long["within_run_sd"].median()),
+               "median_cross_run_msd": float(np.nanmedian(cross["cross_run_msd"]))
+               if np.isfinite(cross["cross_run_msd"]).any() else float("nan")}
+    verdict = (f"Of {len(idx)} sampled tokens, " + ", ".join(
+        f"{shares[c].value:.0%} [{shares[c].low:.0%}, {shares[c].high:.0%}] {c}" for c in CLASSES)
+        + " (mean over runs)")
+    if len(per_run) > 1:
+        agree, rho = _agreement(cls, aoa, n_boot, seed)
+        summary.update(class_agreement=agree, aoa_rank_correlation=rho)
+        verdict += (f"; a token's class agrees between two runs {agree.value:.0%} "
+                    f"[{agree.low:.0%}, {agree.high:.0%}] of the time and ages of acquisition "
+                    f"correlate ρ = {rho}")
+    return AnalysisResult(name="learning_curves", question="G/H (per-token learning curves)",
+                          verdict=verdict + ".", summary=summary,
+                          tables={"tokens": long, "cross_run": cross, "class_shares": shares_df},
+                          figures=_figures(ds, long, shares_df, idx))

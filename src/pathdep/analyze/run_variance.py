@@ -1,0 +1,110 @@
+"""A. Variance across runs: the between-run share of variance of each property (seed 001, A).
+
+For a property P[run, step] the between-run share is
+
+    Σ_{r,t} (P[r,t] − P̄[t])²  /  Σ_{r,t} (P[r,t] − P̄)²
+
+over matched cells (steps done by at least two runs): the part of the
+property's variation over the whole suite that lies between runs at the same
+step, rather than along the common training trajectory. 0 means every run
+follows the same curve; 1 means the runs differ as much as the property moves
+in training. For per-token loss the same ratio is pooled over tokens, each
+token measured against its own mean (P̄[t, token] and P̄[token]). Also the
+s.d. across runs of each property's final value. Properties: see
+``properties``; head scores enter as the strongest head per kind. Intervals:
+Multi-Bootstrap over runs (and tokens for per-token loss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pathdep.analyze import bootstrap, data, figures, properties
+from pathdep.analyze.result import AnalysisResult, Interval
+
+
+def between_share(v: np.ndarray) -> float:
+    """Between-run share of a (run, step) property over matched steps."""
+    v = v[:, np.isfinite(v).sum(0) >= 2]
+    if v.size == 0 or np.isfinite(v).sum() < 3:
+        return np.nan
+    within = np.nansum((v - np.nanmean(v, 0)) ** 2)
+    total = np.nansum((v - np.nanmean(v)) ** 2)
+    return float(within / total) if total > 0 else np.nan
+
+
+def token_between_share(v: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Between-run share of a (run, step, token) property, pooled over (weighted) tokens."""
+    w = np.ones(v.shape[2]) if w is None else w
+    with np.errstate(invalid="ignore"):
+        within = np.nansum((v - np.nanmean(v, 0, keepdims=True)) ** 2, (0, 1))
+        total = np.nansum((v - np.nanmean(v, (0, 1), keepdims=True)) ** 2, (0, 1))
+    t = total @ w
+    return float((within @ w) / t) if t > 0 else np.nan
+
+
+def property_shares(P: xr.DataArray, n_boot: int, seed: int) -> pd.DataFrame:
+    """One row per property: between-run share and final s.d. across runs, with intervals."""
+    rows = []
+    for p, fam in zip(P["property"].values, P["family"].values, strict=True):
+        v = P.sel(property=p).values
+        n = v.shape[0]
+        share = bootstrap.estimate(lambda r, w, v=v: between_share(v[r]), n, n_boot=n_boot, seed=seed)
+        final = properties.final_values(v)
+        sd = bootstrap.mean_over_runs(final, fn=lambda x: np.nanstd(x, ddof=1) if
+                                      np.isfinite(x).sum() > 1 else np.nan, n_boot=n_boot, seed=seed)
+        rows.append({"property": str(p), "family": str(fam), "between_share": share.value,
+                     "share_low": share.low, "share_high": share.high, "final_mean": np.nanmean(final),
+                     "final_sd": sd.value, "final_sd_low": sd.low, "final_sd_high": sd.high})
+    return pd.DataFrame(rows)
+
+
+def token_share(ds: xr.Dataset, max_tokens: int, n_boot: int, seed: int) -> Interval | None:
+    """Between-run share of per-token loss on a sample of tokens."""
+    if not data.has_values(ds, "logprob"):
+        return None
+    si = data.common_steps(ds, 2)
+    if len(si) == 0:
+        return None
+    v = data.token_matrix(ds, "logprob", data.sample_tokens(ds, max_tokens, seed), si)
+    return bootstrap.estimate(lambda r, w: token_between_share(v[r], w), v.shape[0], v.shape[2],
+                              n_boot=n_boot, seed=seed)
+
+
+def run_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
+                 max_tokens: int = 5000) -> AnalysisResult:
+    """Between-run share of variance for every property (and per-token loss)."""
+    if ds.sizes["run"] < 2:
+        raise data.Skip("needs at least two runs")
+    P = properties.available(ds)
+    table = property_shares(P, n_boot, seed)
+    tok = token_share(ds, max_tokens, n_boot, seed)
+    if tok is None and not len(table):
+        raise data.Skip("no property varies over runs and steps")
+    summary: dict = {"n_runs": int(ds.sizes["run"])}
+    if tok is not None:
+        table = pd.concat([table, pd.DataFrame([{
+            "property": "tokens:logprob", "family": "tokens", "between_share": tok.value,
+            "share_low": tok.low, "share_high": tok.high}])], ignore_index=True)
+        summary["token_loss_share"] = tok
+    table = table.sort_values("between_share", ascending=False, na_position="last")
+    table = table.reset_index(drop=True)
+    if table["between_share"].notna().sum() == 0:
+        raise data.Skip("no property varies over runs and steps")
+    hi, lo = table.iloc[0], table.dropna(subset=["between_share"]).iloc[-1]
+    fmt = "{p} ({v:.2g} [{a:.2g}, {b:.2g}])"
+    verdict = (f"Between-run share of variance is highest for "
+               f"{fmt.format(p=hi['property'], v=hi['between_share'], a=hi['share_low'], b=hi['share_high'])}"
+               f" and lowest for "
+               f"{fmt.format(p=lo['property'], v=lo['between_share'], a=lo['share_low'], b=lo['share_high'])}"
+               f"; median over {table['between_share'].notna().sum()} properties "
+               f"{table['between_share'].median():.2g}.")
+    summary.update(median_share=float(table["between_share"].median()),
+                   shares={r["property"]: Interval(r["between_share"], r["share_low"], r["share_high"])
+                           for _, r in table.iterrows()})
+    fig = figures.bars(table, "property", "between_share", title="Between-run share of variance",
+                       err=("share_low", "share_high"))
+    return AnalysisResult(name="run_variance", question="A (variance across runs)", verdict=verdict,
+                          summary=summary, tables={"properties": table}, figures={"shares": fig})

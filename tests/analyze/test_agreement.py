@@ -1,0 +1,51 @@
+"""Agreement between runs: exact correlations, and the planted outliers (brackets) are found."""
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from pathdep.analyze import data
+from pathdep.analyze.agreement import agreement
+
+from .synthetic import add_logprob, base, drop_cells
+
+
+def _store():
+    ds = base(n_runs=4, n_steps=10, n_seq=40, n_pos=32)
+    truth = add_logprob(ds, outlier_run=1)  # run1 fails on bracket tokens in the last 3 steps
+    return ds, truth
+
+
+def test_correlations_are_exact_and_outlier_run_stands_out():
+    ds, _ = _store()
+    res = agreement(ds, n_boot=50)
+    pairs = res.tables["pairs"]
+    assert len(pairs) == 6 and res.summary["step"] == 256
+    idx = data.valid_tokens(ds)
+    x0, x1 = (data.snapshot(ds, "logprob", r, 9, idx) for r in (0, 1))
+    row = pairs[(pairs.run_a == "run0") & (pairs.run_b == "run1")].iloc[0]
+    assert np.isclose(row.pearson, np.corrcoef(x0, x1)[0, 1])
+    assert np.isclose(row.spearman, spearmanr(x0, x1).statistic)
+    assert row.pearson_low <= row.pearson <= row.pearson_high
+    with_outlier = pairs[(pairs.run_a == "run1") | (pairs.run_b == "run1")].pearson
+    without = pairs[(pairs.run_a != "run1") & (pairs.run_b != "run1")].pearson
+    assert with_outlier.max() < without.min()
+
+
+def test_outliers_are_the_planted_bracket_tokens():
+    ds, _ = _store()
+    res = agreement(ds, n_boot=20)
+    out = res.tables["outliers"]
+    top = out[out.run_b == "run1"].groupby("run_a").head(5)
+    assert set(top.token) <= {"(", ")", "[", "]", "{", "}"}
+    assert (top.better != "run1").all() and top.context.str.contains("⟦").all()
+    cats = res.tables["outlier_categories"]
+    assert cats.iloc[0].category == "bracket" and cats.iloc[0].lift > 2
+    assert "bracket" in res.verdict
+
+
+def test_default_step_is_the_last_done_by_most_runs():
+    ds, _ = _store()
+    ds = drop_cells(ds, 2, [9])
+    assert agreement(ds, n_boot=10).summary["step"] == 128
+    res = agreement(ds, step=256, n_boot=10)
+    assert res.summary["n_runs"] == 3

@@ -1,0 +1,33 @@
+"""G: planted kept and replaced induction heads are told apart."""
+
+import numpy as np
+
+from pathdep.analyze.circuit_survival import circuit_survival
+
+from .synthetic import add_heads, base
+
+
+def test_kept_and_replaced_heads():
+    ds, _ = add_heads(base(n_runs=4, n_steps=14), formation=np.array([5, 6, 5, 7]), replaced=(1, 3))
+    res = circuit_survival(ds, n_boot=50)
+    f = res.tables["fates"].set_index(["role", "run"])
+    assert f.loc[("induction", "run0"), "fate"] == "kept"
+    assert f.loc[("induction", "run0"), "first_heads"] == "L1H2"
+    assert f.loc[("induction", "run1"), "fate"] == "replaced"
+    assert f.loc[("induction", "run1"), "first_heads"] == "L1H0"
+    assert f.loc[("induction", "run1"), "final_heads"] == "L1H2"
+    assert (f.loc["previous_token", "fate"] == "kept").all()
+    st = ds["step"].values
+    assert f.loc[("induction", "run3"), "first_step"] == st[7]
+    s = res.summary["induction"]
+    assert s["kept"] == 2 and s["replaced"] == 2 and s["mean_survival"].value == 0.5
+    t = res.tables["tenure"]
+    spell = t[(t.run == "run1") & (t["head"] == "L1H0")].iloc[0]
+    assert spell.from_step == st[6] and spell.to_step == st[8]  # formation 6, replaced 3 later
+
+
+def test_no_head_over_the_threshold():
+    ds, _ = add_heads(base(n_runs=2, n_steps=8), formation=np.array([3, 3]))
+    res = circuit_survival(ds, threshold=0.95, n_boot=10)
+    assert (res.tables["fates"].fate == "never formed").all()
+    assert "formed in any run" in res.verdict

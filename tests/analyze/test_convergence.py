@@ -1,0 +1,46 @@
+"""Convergence: KL (exact and top-k lower bound) falls as planted; capabilities mid vs end."""
+
+import numpy as np
+
+from pathdep.analyze import distributions
+from pathdep.analyze.convergence import convergence
+
+from .synthetic import add_behavior, add_distributions, add_logprob, base
+
+
+def test_kl_is_exact_for_the_full_vocabulary_and_a_lower_bound_for_top_k():
+    full = add_distributions(base(n_runs=2), k=None)
+    topk = add_distributions(base(n_runs=2), k=8)
+    for si in (0, 5):
+        (pa, ia), (pb, ib) = distributions.read(full, 0, si), distributions.read(full, 1, si)
+        exact = distributions.kl(pa, ia, pb, ib)
+        p = np.exp(pa)
+        assert np.allclose(exact, (p * (pa - pb)).sum(1))
+        (qa, ja), (qb, jb) = distributions.read(topk, 0, si), distributions.read(topk, 1, si)
+        bound = distributions.kl(qa, ja, qb, jb)
+        assert np.all(bound <= exact + 1e-9) and bound.mean() > 0
+
+
+def test_kl_between_runs_falls_and_agreement_rises():
+    ds = base(n_runs=3)
+    add_logprob(ds, outlier_run=None)
+    ds = add_distributions(ds, k=None)
+    res = convergence(ds, n_boot=30)
+    by = res.tables["by_step"]
+    assert by.kl.iloc[0] > 1 and by.kl.iloc[-1] < 1e-6
+    assert np.all(np.diff(by.kl) <= 1e-9)
+    assert by.pearson.iloc[-1] > 0.95 > by.pearson.iloc[1]
+    assert "kl_end" in res.summary
+
+
+def test_capabilities_that_differ_mid_training_and_whether_they_converge():
+    ds = base(n_runs=3, n_steps=12)
+    add_logprob(ds, outlier_run=1)  # run1 loses bracket tokens at the end: never converges
+    t = np.arange(12)
+    late = np.where((np.arange(3) == 0)[:, None], (t >= 11) * 0.9, (t >= 4) * 0.9) + 0.05
+    ds = add_behavior(ds, {"late": late})  # run0 lacks it until the last step, then has it
+    caps = convergence(ds, n_boot=20).tables["capabilities"].set_index("capability")
+    assert caps.loc["behavior:late", "differed_mid"] and caps.loc["behavior:late", "agree_end"]
+    assert caps.loc["behavior:late", "lacks_mid"] == "run0"
+    assert not caps.loc["tokens:bracket", "agree_end"]
+    assert caps.loc["tokens:bracket", "lacks_end"] == "run1"

@@ -1,0 +1,57 @@
+"""B: two planted factors with known variance shares are recovered; agrees with statsmodels."""
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from statsmodels.stats.anova import anova_lm
+
+from pathdep.analyze import analyze
+from pathdep.analyze.factor_variance import decompose, factor_variance
+
+from .synthetic import add_behavior, base
+
+
+def _grid(seed=0):
+    """4 lr × 4 size × 4 seeds; final value = lr effect (var 1) + size effect (var 0.5) + noise (0.25)."""
+    rng = np.random.default_rng(seed)
+    lr, size = np.repeat(np.arange(4), 16), np.tile(np.repeat(np.arange(4), 4), 4)
+    a = np.array([-1.5, -0.5, 0.5, 1.5]) / np.sqrt(1.25)
+    b = np.array([-1.5, -0.5, 0.5, 1.5]) / np.sqrt(2.5)
+    design = np.hstack([np.eye(4)[lr], np.eye(4)[size]])
+    noise = rng.normal(0, 1, 64)
+    noise -= design @ np.linalg.lstsq(design, noise, rcond=None)[0]  # orthogonal to the factors
+    final = a[lr] + b[size] + noise * 0.5 / noise.std()  # shares exactly 1, 0.5, 0.25 over 1.75
+    ds = base(n_runs=64, n_steps=3, n_seq=2, n_pos=4,
+              factors={"lr": lr.astype(str), "size": size.astype(str), "seed": np.arange(64)})
+    curves = np.stack([np.zeros(64), final / 2, final], 1)
+    return add_behavior(ds, {"p": curves}), final, lr, size
+
+
+def test_known_variance_shares_are_recovered():
+    ds, *_ = _grid()
+    res = factor_variance(ds, n_boot=100)
+    t = res.tables["shares"].set_index("source")
+    assert abs(t.loc["lr", "share"] - 1 / 1.75) < 1e-6
+    assert abs(t.loc["size", "share"] - 0.5 / 1.75) < 1e-6
+    assert abs(t.loc["residual", "share"] - 0.25 / 1.75) < 1e-6
+    assert t.loc["lr", "share_low"] < 1 / 1.75 < t.loc["lr", "share_high"]
+    assert "seed" not in t.index  # one value per run: it is the residual
+    assert "lr" in res.verdict
+
+
+def test_shares_match_statsmodels_type2_anova():
+    _, final, lr, size = _grid(1)
+    ours = decompose({"lr": lr.astype(str), "size": size.astype(str)}, final)
+    df = pd.DataFrame({"y": final, "lr": lr.astype(str), "size": size.astype(str)})
+    table = anova_lm(smf.ols("y ~ C(lr) + C(size)", df).fit(), typ=2)
+    total = ((final - final.mean()) ** 2).sum()
+    assert np.isclose(ours["lr"], table.loc["C(lr)", "sum_sq"] / total)
+    assert np.isclose(ours["size"], table.loc["C(size)", "sum_sq"] / total)
+    assert np.isclose(ours["residual"], table.loc["Residual", "sum_sq"] / total)
+
+
+def test_skipped_without_a_factor_with_repeated_levels(caplog):
+    ds = add_behavior(base(n_runs=4, n_steps=3), {"p": np.random.default_rng(0).random((4, 3))})
+    with caplog.at_level("INFO"):
+        assert analyze(ds, names=["factor_variance"]) == {}
+    assert "skipping factor_variance" in caplog.text

@@ -1,0 +1,53 @@
+"""Learning curves: planted shapes are recovered, power laws are not called S-shaped, AoA is right."""
+
+import numpy as np
+
+from pathdep.analyze import curve_fit
+from pathdep.analyze.learning_curves import classify_run, learning_curves
+
+from .synthetic import V, _x, add_logprob, base
+
+NAMES = np.array(["S-shaped", "smooth", "non-monotone"])
+OPTS = {"forget_frac": 0.25, "forget_min": 0.1, "xia_threshold": 0.3, "bic_margin": 2.0}
+
+
+def test_sigmoid_grid_fit_recovers_a_clean_sigmoid():
+    x = np.linspace(0, 3, 30)
+    y = 4 - 3 / (1 + np.exp((1.7 - x) / 0.1))
+    fit = curve_fit.sigmoid_fit(x, y[None])
+    assert abs(fit.xmid[0] - 1.7) < 0.05 and abs(fit.start[0] - 4) < 0.05
+    assert abs(fit.delta[0] + 3) < 0.05 and fit.rss[0] < 0.05
+
+
+def test_planted_classes_are_recovered_in_every_run():
+    ds = base(n_runs=3, n_steps=16, n_seq=20, n_pos=32)
+    truth = add_logprob(ds, outlier_run=None)
+    res = learning_curves(ds, n_boot=30)
+    long = res.tables["tokens"]
+    for _, g in long.groupby("run"):
+        planted = NAMES[truth["classes"].reshape(-1)[g.seq * 32 + g.pos]]
+        for c in NAMES:
+            assert (g["class"].to_numpy()[planted == c] == c).mean() > 0.9, c
+    assert res.summary["class_agreement"].value > 0.9
+    assert res.summary["aoa_rank_correlation"].value > 0.8
+
+
+def test_age_of_acquisition_is_the_planted_midpoint():
+    rng = np.random.default_rng(0)
+    steps = 2 ** np.arange(15)
+    x = _x(steps)
+    mid = rng.uniform(1, 3, 200)
+    s = np.log(V) + (1.0 - np.log(V)) / (1 + np.exp((mid[:, None] - x[None]) / 0.1))
+    df, _ = classify_run(x, s + rng.normal(0, 0.02, s.shape), np.log(V), OPTS)
+    assert np.median(np.abs(np.log10(df.aoa_step) - mid)) < 0.05
+    assert (df["class"] == "S-shaped").mean() > 0.95
+
+
+def test_power_laws_are_smooth_not_s_shaped():
+    rng = np.random.default_rng(1)
+    steps = 2 ** np.arange(15)
+    final = rng.uniform(0.3, 2.5, (200, 1))
+    for b in (0.2, 0.5, 1.0):
+        s = final + (np.log(V) - final) * steps[None] ** -b + rng.normal(0, 0.03, (200, 15))
+        df, _ = classify_run(np.log10(steps), s, np.log(V), OPTS)
+        assert (df["class"] == "smooth").mean() > 0.95, b

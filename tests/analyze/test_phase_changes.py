@@ -1,0 +1,41 @@
+"""Phase changes: planted change points found within one checkpoint; coincidence decided right."""
+
+import numpy as np
+
+from pathdep.analyze.phase_changes import change_points, main_change, phase_changes
+
+from .synthetic import add_heads, base
+
+
+def test_change_points_of_a_noisy_step_function():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(15), np.ones(10) * 0.5, np.ones(15) * 0.2] + rng.normal(0, 0.03, 40)
+    cps = change_points(y)
+    assert len(cps) == 2 and abs(cps[0] - 15) <= 1 and abs(cps[1] - 25) <= 1
+    assert main_change(y)[0] == cps[0]
+    assert change_points(rng.normal(0, 0.03, 40)) == []
+
+
+def test_induction_formation_and_icl_jump_per_run():
+    ds = base(n_runs=6, n_steps=16)
+    formation = np.array([6, 7, 8, 9, 7, 8])
+    ds, _ = add_heads(ds, formation=formation, icl_offset=0)
+    res = phase_changes(ds, n_boot=100)
+    per_run = res.tables["per_run"]
+    st = ds["step"].values
+    found = np.searchsorted(st, per_run.induction_step.to_numpy())
+    assert np.all(np.abs(found - formation) <= 1)
+    assert np.all(np.abs(np.searchsorted(st, per_run.icl_jump_step.to_numpy()) - formation) <= 1)
+    s = res.summary
+    assert s["coincide"] and not s["differ"]
+    assert s["induction_step"].low <= np.median(st[formation]) <= s["induction_step"].high
+    assert s["induction_spread"].value > 0 and "coincide" in res.verdict
+    assert "6 of 6 runs" in res.verdict
+
+
+def test_an_icl_jump_well_after_formation_is_told_apart():
+    ds = base(n_runs=6, n_steps=16)
+    ds, _ = add_heads(ds, formation=np.array([4, 5, 6, 5, 4, 6]), icl_offset=4)
+    s = phase_changes(ds, n_boot=100).summary
+    assert s["differ"] and not s["coincide"]
+    assert 1.0 < s["difference_log10"].value < 1.5  # 4 doublings = 1.2 decades
