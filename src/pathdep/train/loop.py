@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -56,12 +57,13 @@ def _optimizer(model, plan: RunPlan):
     return torch.optim.AdamW(groups, lr=plan.train.lr, betas=(plan.train.beta1, plan.train.beta2))
 
 
-def _save_checkpoint(out, plan, model, tok, opt, step, tokens, loss, seen: SeenLog):
+def _save_checkpoint(out, plan, model, opt, step, tokens, loss, seen: SeenLog):
     meta = {"run": plan.id, "step": step, "tokens_seen": tokens, "train_loss": loss,
             "factors": plan.factors, "seen": seen.to_dict()}
     with atomic.atomic_dir(ckpt_dir(out, plan.id, step)) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
+        for f in (Path(out) / "tokenizer").iterdir():  # the suite's tokenizer, copied as is
+            shutil.copyfile(f, tmp / f.name)
         atomic.write_json(tmp / SIDECAR, meta)
     with atomic.atomic_dir(Path(out) / "runs" / plan.id / "state") as tmp:
         torch.save({"optimizer": opt.state_dict(), "rng": torch.get_rng_state(), "step": step,
@@ -125,7 +127,7 @@ def train_run(out: Path, plan: RunPlan) -> dict:
     model, opt, start, seen = _start(out, plan, tok)
     tokens_per_step = plan.train.batch_size * plan.model.context
     if start == 0 and 0 in save_at:
-        _save_checkpoint(out, plan, model, tok, opt, 0, 0, None, seen)
+        _save_checkpoint(out, plan, model, opt, 0, 0, None, seen)
     model.train()
     losses, t0 = [], time.perf_counter()
     with progress.bar(f"train {plan.id}", total=plan.train.steps, info="") as bar:
@@ -144,7 +146,7 @@ def train_run(out: Path, plan: RunPlan) -> dict:
             opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
             if step in save_at:
-                _save_checkpoint(out, plan, model, tok, opt, step, step * tokens_per_step,
+                _save_checkpoint(out, plan, model, opt, step, step * tokens_per_step,
                                  float(np.mean(losses)), seen)
                 losses = []
             rate = (step - start) * tokens_per_step / (time.perf_counter() - t0)
