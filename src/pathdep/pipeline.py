@@ -41,8 +41,17 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
     from pathdep.measure import measure
 
     store = out / "measurements.zarr"
-    measure(suite, out=store, executor=executor, address=address)
+    result = measure(suite, out=store, executor=executor, address=address)
     made["store"] = store
+    log.info("%s", result.summary())
+    if not result.ok:
+        from pathdep.errors import PathdepError
+
+        raise PathdepError(
+            result.summary() + "\nThe other checkpoints are stored; fix these and run again "
+            "(finished work is reused), or analyse what is there with `pathdep analyze "
+            f"{store}`."
+        )
     if _has("pathdep.analyze.registry"):
         from pathdep.analyze import analyze
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pathdep.data.markov import MarkovConfig
@@ -176,6 +176,18 @@ class MeasureSpec(_Strict):
     dist_positions: int = Field(512, ge=0, description="Positions whose full next-token distribution is kept.")
     hidden_positions: int = Field(256, ge=0, description="Positions whose hidden states are kept.")
     batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
+    context: int | None = Field(
+        None, ge=8, description="Tokens per evaluation sequence; default model.context (or the checkpoints' maximum, capped at 1024)."
+    )
+    top_k: int = Field(256, ge=1, description="Entries kept per distribution when the vocabulary is too large to keep whole.")
+    full_vocab_max: int = Field(4096, ge=1, description="Keep whole distributions when the vocabulary has at most this many entries.")
+    hidden_layers: list[int] | None = Field(
+        None, description="Residual-stream layers whose hidden states are kept (0 = embeddings); default all."
+    )
+    head_examples: int = Field(10, ge=1, description="Sequences for the head scores (Olsson et al.: 10).")
+    logprob_dtype: Literal["float32", "float16"] = Field("float32", description="Storage type of logprob.")
+    seed: int = Field(0, description="Seed of the sample positions and the head-score sequences.")
+    check_duplicates: bool = Field(True, description="Record checkpoints with identical weights in the store.")
 
 
 class ReportSpec(_Strict):

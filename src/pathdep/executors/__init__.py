@@ -1,0 +1,39 @@
+"""Executors: where jobs (measuring a checkpoint, training a run) are run.
+
+| name        | where                                                        |
+|-------------|--------------------------------------------------------------|
+| inprocess   | one after another in this process (default)                  |
+| ray         | Ray tasks on a cluster (``address``) or a local instance     |
+
+    with get_executor("ray", address=None, num_cpus=2) as ex:
+        for result in ex.map(top_level_fn, jobs):   # JobResult per job
+            ...
+"""
+
+from __future__ import annotations
+
+from pathdep.errors import PathdepError
+from pathdep.executors.base import Executor, JobResult, call_guarded
+
+EXECUTORS = ("inprocess", "ray")
+
+
+def get_executor(name: str = "inprocess", address: str | None = None, *,
+                 num_cpus: int | None = None, cpus_per_job: float = 1) -> Executor:
+    """An executor by name; ``address`` (Ray only) names a cluster, None starts a local one."""
+    if name == "inprocess":
+        if address:
+            raise PathdepError(
+                "--address is for the ray executor; add --executor ray or drop --address"
+            )
+        from pathdep.executors.inprocess import InProcessExecutor
+
+        return InProcessExecutor()
+    if name == "ray":
+        from pathdep.executors.ray_executor import RayExecutor
+
+        return RayExecutor(address=address, num_cpus=num_cpus, cpus_per_job=cpus_per_job)
+    raise PathdepError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
+
+
+__all__ = ["EXECUTORS", "Executor", "JobResult", "call_guarded", "get_executor"]

@@ -1,0 +1,137 @@
+"""What the measurements need to know about a model's architecture, in one place.
+
+- :func:`blocks`: the transformer blocks (residual stream taps are their inputs/outputs);
+- :func:`residual_taps`: hooks that keep a selection of the residual stream at
+  layer 0 (input of block 0 = embeddings) and layer l (output of block l);
+- :func:`logits_head`: the final hidden state -> logits map, applied in slices
+  so no (batch, pos, vocab) tensor larger than a slice is ever held;
+- :func:`ov_circuit` / :func:`unembed`: per-head value/output weights and the
+  unembedding, for the copying score (direct path). Readers exist for GPT-NeoX
+  (Pythia) and GPT-2; other architectures get NaN copying scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+
+def blocks(model) -> nn.ModuleList:
+    """The model's list of transformer blocks (the ModuleList with one entry per layer)."""
+    n = model.config.num_hidden_layers
+    for attr in ("gpt_neox.layers", "transformer.h", "model.layers", "model.decoder.layers"):
+        mod = model
+        for part in attr.split("."):
+            mod = getattr(mod, part, None)
+        if isinstance(mod, nn.ModuleList) and len(mod) == n:
+            return mod
+    for mod in model.modules():
+        if isinstance(mod, nn.ModuleList) and len(mod) == n:
+            return mod
+    raise ValueError(f"cannot find the {n} transformer blocks of {type(model).__name__}")
+
+
+@contextlib.contextmanager
+def residual_taps(model, layers: list[int], select: Callable[[Tensor], Tensor]
+                  ) -> Iterator[dict[int, Tensor]]:
+    """Fill ``out[layer] = select(residual (B, T, d))`` during forward passes.
+
+    Layer 0 is the input of block 0 (embeddings), layer l the output of block l.
+    """
+    out: dict[int, Tensor] = {}
+    bl = blocks(model)
+    handles = []
+
+    def keep(layer):
+        def hook(_mod, args, output=None):
+            x = output if output is not None else args[0]
+            x = x[0] if isinstance(x, tuple) else x  # (B, T, d)
+            out[layer] = select(x)
+        return hook
+
+    for layer in layers:
+        if layer == 0:
+            handles.append(bl[0].register_forward_pre_hook(keep(0)))
+        else:
+            handles.append(bl[layer - 1].register_forward_hook(keep(layer)))
+    try:
+        yield out
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def logits_head(model) -> tuple[nn.Module, Callable[[Tensor], Tensor]]:
+    """(body, head): ``body(input_ids).last_hidden_state`` then ``head(h)`` gives the logits."""
+    head = model.get_output_embeddings()
+    if head is None or getattr(model.config, "final_logit_softcapping", None):
+        raise ValueError(f"{type(model).__name__}: logits are not lm_head(last hidden state)")
+    return model.base_model, head
+
+
+@contextlib.contextmanager
+def eager_attention(model) -> Iterator[None]:
+    """Switch to eager attention (which returns patterns) for the block, then back."""
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
+
+
+class OV(NamedTuple):
+    """One layer's per-head OV circuit: v = ln(x) @ W_V[h] + b_V[h]; out = v @ W_O[h]."""
+
+    ln: nn.Module
+    W_V: Tensor  # (H, d, dh)
+    b_V: Tensor  # (H, dh)
+    W_O: Tensor  # (H, dh, d)
+
+
+def _neox_ov(model, layer: int) -> OV:
+    blk = model.gpt_neox.layers[layer]
+    H = model.config.num_attention_heads
+    d = model.config.hidden_size
+    dh = d // H
+    w = blk.attention.query_key_value.weight.view(H, 3 * dh, d)  # rows per head: q, k, v
+    b = blk.attention.query_key_value.bias
+    b_v = b.view(H, 3 * dh)[:, 2 * dh:] if b is not None else torch.zeros(H, dh)
+    W_O = blk.attention.dense.weight.view(d, H, dh).permute(1, 2, 0)  # (H, dh, d)
+    return OV(blk.input_layernorm, w[:, 2 * dh:, :].transpose(1, 2), b_v, W_O)
+
+
+def _gpt2_ov(model, layer: int) -> OV:
+    blk = model.transformer.h[layer]
+    H = model.config.n_head
+    d = model.config.n_embd
+    dh = d // H
+    w = blk.attn.c_attn.weight[:, 2 * d:]  # Conv1D: (d, 3d), x @ w
+    b = blk.attn.c_attn.bias[2 * d:]
+    W_V = w.view(d, H, dh).permute(1, 0, 2)  # (H, d, dh)
+    W_O = blk.attn.c_proj.weight.view(H, dh, d)  # Conv1D: (d_in = H*dh, d)
+    return OV(blk.ln_1, W_V, b.view(H, dh), W_O)
+
+
+_OV_READERS = {"gpt_neox": _neox_ov, "gpt2": _gpt2_ov}
+_FINAL_LN = {"gpt_neox": "gpt_neox.final_layer_norm", "gpt2": "transformer.ln_f"}
+
+
+def has_ov(model) -> bool:
+    return model.config.model_type in _OV_READERS
+
+
+def ov_circuit(model, layer: int) -> OV:
+    return _OV_READERS[model.config.model_type](model, layer)
+
+
+def unembed(model) -> tuple[nn.Module, Tensor]:
+    """(final layer norm, W_U (V, d))."""
+    ln = model
+    for part in _FINAL_LN[model.config.model_type].split("."):
+        ln = getattr(ln, part)
+    return ln, model.get_output_embeddings().weight

@@ -1,0 +1,125 @@
+"""Attention-head scores per (layer, head): Olsson et al. 2022 and TransformerLens.
+
+Source: shared/reference/methods.md §1 (Olsson et al., "In-context Learning and
+Induction Heads", 2022, head activation evaluators; TransformerLens
+``head_detector.py``).
+
+- ``previous_token``: on evaluation text, the mean attention on the i -> i-1
+  off-diagonal (rows i >= 1).
+- ``duplicate_token`` and ``induction`` (prefix matching): on BOS + n random
+  tokens repeated 4 times (plan.py), TransformerLens' "mul" score
+  ``(A * P).sum() / A.sum()`` with P the duplicate-token pattern (earlier
+  positions holding the same token) or the induction pattern (that pattern
+  shifted right by one: the token *after* an earlier copy).
+- ``copying``: on the n random tokens without BOS, each head's OV circuit on
+  the direct path to the logits, as if the head attended fully to position j:
+  logits = W_U (gamma_f * centre(W_O W_V ln(x_j))), the final LayerNorm
+  linearised (its scale only rescales, which the ratio ignores). Subtract the
+  mean logit over the vocabulary, ReLU, and take q_j = raise of token_j / sum
+  of raises over the sample's distinct tokens (0 if nothing is raised); the
+  score is 2 * mean_j(q_j) - 1 in [-1, 1]. methods.md gives the ratio's range
+  as [0, 0.5]; with this reading it is [0, 1], so the rescaling is 2q - 1
+  (a head raising its attended token more than the rest of the sample
+  together scores > 0). GPT-NeoX and GPT-2 only (arch.py); NaN otherwise.
+
+Patterns come from an eager-attention pass on these few short sequences only;
+the main log-prob pass keeps the fast attention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pathdep.measure import arch
+from pathdep.store.schema import KINDS
+
+ATTN_BUDGET = 64 << 20  # floats of attention patterns held at once
+PREV_CONTEXT = 256  # evaluation-text positions used for the previous-token score
+
+
+def detection_masks(tokens: Tensor) -> tuple[Tensor, Tensor]:
+    """(duplicate, induction) patterns, each (B, T, T) float: [b, i, j] = 1 where i attends."""
+    same = tokens[:, :, None] == tokens[:, None, :]  # (B, i, j)
+    dup = torch.tril(same, diagonal=-1).float()
+    ind = torch.zeros_like(dup)
+    ind[:, :, 1:] = dup[:, :, :-1]  # attend to j where tokens[j-1] == tokens[i]
+    return dup, ind
+
+
+def attention_sums(model, tokens: Tensor, reduce) -> list[Tensor]:
+    """Per layer, the sum over examples of ``reduce(attn (B, H, T, T), batch tokens)``."""
+    n_layers = model.config.num_hidden_layers
+    B, T = tokens.shape
+    per_example = n_layers * model.config.num_attention_heads * T * T
+    step = max(1, ATTN_BUDGET // per_example)
+    sums: list[Tensor] = [0] * n_layers  # type: ignore[list-item]
+    for b0 in range(0, B, step):
+        x = tokens[b0:b0 + step]
+        out = model.base_model(x, output_attentions=True)
+        for layer, a in enumerate(out.attentions):
+            sums[layer] = sums[layer] + reduce(a.float(), x)
+    return sums
+
+
+def _prev(a: Tensor, _x) -> Tensor:
+    return a.diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))  # (H,)
+
+
+def _mul(a: Tensor, x: Tensor) -> Tensor:
+    dup, ind = detection_masks(x)
+    total = a.sum(dim=(0, 2, 3))
+    return torch.stack([(a * dup[:, None]).sum(dim=(0, 2, 3)),
+                        (a * ind[:, None]).sum(dim=(0, 2, 3)), total])  # (3, H)
+
+
+def copying_scores(model, tokens: Tensor) -> Tensor:
+    """(L, H) copying scores on random tokens (B, n) without BOS; NaN if unsupported."""
+    L, H = model.config.num_hidden_layers, model.config.num_attention_heads
+    if not arch.has_ov(model):
+        return torch.full((L, H), float("nan"))
+    with arch.residual_taps(model, list(range(L)), lambda x: x) as resid:
+        model.base_model(tokens)
+    ln_f, W_U = arch.unembed(model)
+    V = W_U.shape[0]
+    in_sample = torch.zeros(tokens.shape[0], V, dtype=torch.bool)
+    in_sample.scatter_(1, tokens, True)
+    scores = torch.empty(L, H)
+    for layer in range(L):
+        ov = arch.ov_circuit(model, layer)
+        x = ov.ln(resid[layer]).float()  # (B, n, d)
+        for h in range(H):
+            o = (x @ ov.W_V[h].float() + ov.b_V[h].float()) @ ov.W_O[h].float()  # (B, n, d)
+            o = (o - o.mean(-1, keepdim=True)) * ln_f.weight.float()
+            logits = o @ W_U.float().T  # (B, n, V)
+            raised = torch.relu(logits - logits.mean(-1, keepdim=True))
+            own = raised.gather(-1, tokens[..., None]).squeeze(-1)
+            total = (raised * in_sample[:, None, :]).sum(-1)
+            q = torch.where(total > 0, own / total.clamp_min(1e-30), torch.zeros_like(own))
+            scores[layer, h] = 2 * q.mean() - 1
+    return scores
+
+
+def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+    """``head_score[layer, head, kind]`` (kinds as store.schema.KINDS) for one model.
+
+    ``text``: evaluation sequences (previous-token score); ``prefix``: BOS + 4
+    repeats of n random tokens (plan.py).
+    """
+    text_t = torch.as_tensor(text[:, :PREV_CONTEXT], dtype=torch.long)
+    prefix_t = torch.as_tensor(prefix, dtype=torch.long)
+    n = (prefix.shape[1] - 1) // 4
+    with torch.inference_mode(), arch.eager_attention(model):
+        prev = torch.stack(attention_sums(model, text_t, _prev))  # (L, H)
+        prev = prev / (text_t.shape[0] * (text_t.shape[1] - 1))
+        mul = torch.stack(attention_sums(model, prefix_t, _mul))  # (L, 3, H)
+    with torch.inference_mode():
+        copying = copying_scores(model, prefix_t[:, 1:1 + n])
+    by_kind = {
+        "previous_token": prev,
+        "duplicate_token": mul[:, 0] / mul[:, 2],
+        "induction": mul[:, 1] / mul[:, 2],
+        "copying": copying,
+    }
+    return torch.stack([by_kind[k] for k in KINDS], dim=-1).numpy().astype(np.float32)

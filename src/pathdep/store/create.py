@@ -1,0 +1,182 @@
+"""Create the measurement store (or check an existing one matches): docs/store.md.
+
+The layout (coordinates, evaluation tokens, fixed sample positions, the
+head-score inputs, attributes) is written with xarray's ``to_zarr``; the
+per-job arrays (schema.py) are then declared empty with zarr, so nothing is
+written for them until a job fills its own chunks. The store is built in a
+temporary folder and renamed into place under a store-wide lock
+(``.<name>.lock`` beside the store), so two processes creating it at once
+end with one store, and a half-built store is never seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pathdep.atomic import atomic_dir
+from pathdep.errors import PathdepError
+from pathdep.store.schema import DONE, KINDS, Dims, chunks_for, job_vars, shape_of
+
+FACTOR_PREFIX = "factor_"
+
+
+@dataclass
+class Layout:
+    """Everything fixed at store creation: the suite's runs and steps, the evaluation set, the plan."""
+
+    suite: str
+    runs: list[str]
+    factors: dict[str, dict]  # run -> factor -> value
+    steps: list[int]
+    tokens: np.ndarray  # (seq, pos) int32
+    token_str: np.ndarray  # (seq, pos) str
+    prefix_tokens: np.ndarray  # (pseq, ppos) int32: head-score inputs (heads.py)
+    sample_seq: np.ndarray
+    sample_pos: np.ndarray
+    hsample_seq: np.ndarray
+    hsample_pos: np.ndarray
+    hlayers: list[int]
+    dims: Dims
+    logprob_dtype: str = "float32"
+    attrs: dict = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """Hash of what the jobs read back from the store (dims, samples, head inputs)."""
+        h = hashlib.sha256(json.dumps(
+            [self.dims.as_dict(), self.hlayers, self.logprob_dtype], sort_keys=True).encode())
+        for a in (self.sample_seq, self.sample_pos, self.hsample_seq, self.hsample_pos,
+                  self.prefix_tokens):
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        return h.hexdigest()
+
+
+@contextlib.contextmanager
+def store_lock(path: Path) -> Iterator[None]:
+    """The store-wide lock, taken while creating or checking a store."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_store(path: Path) -> bool:
+    return (Path(path) / "zarr.json").is_file()
+
+
+def create_store(path: Path, layout: Layout) -> bool:
+    """Create the store at ``path``, or check the existing one matches; True if created."""
+    path = Path(path)
+    with store_lock(path):
+        if is_store(path):
+            check_store(path, layout)
+            return False
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise PathdepError(
+                f"{path} exists and is not a pathdep store; choose another --out or remove it"
+            )
+        with atomic_dir(path) as tmp:
+            _write_layout(tmp, layout)
+            (tmp / ".locks").mkdir()
+        return True
+
+
+def _factor_coords(layout: Layout) -> dict:
+    """Run factors as ``factor_<name>`` coordinates: int, float, else str ("" = missing)."""
+    names: list[str] = []
+    for fs in layout.factors.values():
+        names += [k for k in fs if k not in names]
+    coords = {}
+    for name in names:
+        vals = [layout.factors.get(r, {}).get(name) for r in layout.runs]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
+        if numeric and all(isinstance(v, int) for v in vals):
+            arr = np.array(vals, dtype=np.int64)
+        elif numeric:
+            arr = np.array(vals, dtype=np.float64)
+        else:
+            arr = np.array(["" if v is None else str(v) for v in vals])
+        coords[FACTOR_PREFIX + name] = ("run", arr)
+    return coords
+
+
+def _layout_dataset(layout: Layout):
+    import xarray as xr
+
+    coords = {
+        "run": np.array(layout.runs),
+        "step": np.array(layout.steps, dtype=np.int64),
+        "sample_seq": ("sample", np.asarray(layout.sample_seq, dtype=np.int64)),
+        "sample_pos": ("sample", np.asarray(layout.sample_pos, dtype=np.int64)),
+        "hsample_seq": ("hsample", np.asarray(layout.hsample_seq, dtype=np.int64)),
+        "hsample_pos": ("hsample", np.asarray(layout.hsample_pos, dtype=np.int64)),
+        "hlayer": np.array(layout.hlayers, dtype=np.int64),
+        "layer_h": np.arange(layout.dims.layer_h),
+        "head": np.arange(layout.dims.head),
+        "kind": np.array(KINDS),
+        **_factor_coords(layout),
+    }
+    data = {
+        "tokens": (("seq", "pos"), layout.tokens.astype(np.int32)),
+        "token_str": (("seq", "pos"), layout.token_str),
+        "prefix_tokens": (("pseq", "ppos"), layout.prefix_tokens.astype(np.int32)),
+    }
+    attrs = dict(layout.attrs, suite=layout.suite, layout_digest=layout.digest(),
+                 dims=json.dumps(layout.dims.as_dict()))
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _write_layout(tmp: Path, layout: Layout) -> None:
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: fixed-width strings are not in the v3 spec yet
+        _layout_dataset(layout).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    group = zarr.open_group(tmp, mode="r+")
+    n_run, n_step = len(layout.runs), len(layout.steps)
+    for name, var in {**job_vars(layout.logprob_dtype), "done": DONE}.items():
+        group.create_array(
+            name,
+            shape=(n_run, n_step, *shape_of(var, layout.dims)),
+            chunks=chunks_for(var, layout.dims),
+            dtype=var.dtype,
+            fill_value=var.fill,
+            dimension_names=["run", "step", *var.dims],
+        )
+
+
+def check_store(path: Path, layout: Layout) -> None:
+    """Refuse to mix: an existing store must hold this suite, eval set and layout."""
+    import zarr
+
+    attrs = dict(zarr.open_group(path, mode="r").attrs)
+    if attrs.get("suite") != layout.suite:
+        raise PathdepError(
+            f"store {path} holds suite {attrs.get('suite')!r}, not {layout.suite!r}; "
+            "measure into a new --out"
+        )
+    if attrs.get("eval_hash") != layout.attrs.get("eval_hash"):
+        raise PathdepError(
+            f"store {path} was measured on another evaluation set ({attrs.get('eval_source')}, "
+            f"hash {str(attrs.get('eval_hash'))[:12]}) than this one "
+            f"({layout.attrs.get('eval_source')}, hash {layout.attrs.get('eval_hash', '')[:12]}); "
+            "use the same --eval and measure options, or a new --out"
+        )
+    if attrs.get("layout_digest") != layout.digest():
+        raise PathdepError(
+            f"store {path} was created with other measure options (store dims "
+            f"{attrs.get('dims')}, now {json.dumps(layout.dims.as_dict())}; options "
+            f"{attrs.get('measure_options')}); use the same options, or a new --out"
+        )

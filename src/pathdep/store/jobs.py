@@ -1,0 +1,114 @@
+"""Per-job access to the store: locks, done flags, the fixed inputs, atomic-enough writes.
+
+A job writes all its variables (each chunk file is written to a temporary
+name and renamed by zarr's local store) and sets ``done[run, step]`` last,
+so a kill loses at most the job in flight: its ``done`` stays False and a
+rerun recomputes it. A per-job ``fcntl`` lock (``STORE/.locks/<run>@<step>.lock``)
+keeps two processes from computing the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from pathdep.store.schema import Dims, job_vars, padded
+
+
+def lock_path(store: Path, run: str, step: int) -> Path:
+    return Path(store) / ".locks" / f"{quote(run, safe='')}@{step}.lock"
+
+
+@contextlib.contextmanager
+def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
+    """Hold the job's lock; yields False (without waiting) if another process holds it."""
+    path = lock_path(store, run, step)
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _group(store: Path, mode: str = "r"):
+    import zarr
+
+    return zarr.open_group(Path(store), mode=mode)
+
+
+def done_flags(store: Path) -> np.ndarray:
+    """``done[run, step]`` as a bool array."""
+    return np.asarray(_group(store)["done"][...], dtype=bool)
+
+
+def is_done(store: Path, ri: int, si: int) -> bool:
+    return bool(_group(store)["done"][ri, si])
+
+
+_INPUTS = ("run", "step", "tokens", "prefix_tokens", "sample_seq", "sample_pos", "hsample_seq",
+           "hsample_pos", "hlayer")
+
+
+async def _read_all(store: Path) -> tuple[dict, dict]:
+    from zarr.api import asynchronous as az
+
+    g = await az.open_group(store=str(store), mode="r")
+    arrays = await asyncio.gather(*(g.getitem(n) for n in _INPUTS))
+    values = await asyncio.gather(*(a.getitem(...) for a in arrays))
+    logprob = await g.getitem("logprob")
+    return dict(zip(_INPUTS, values, strict=True)), {"attrs": dict(g.attrs),
+                                                     "logprob_dtype": str(logprob.dtype)}
+
+
+def read_inputs(store: Path) -> dict:
+    """What every job reads back: coordinates, tokens, samples, head-score inputs, dims."""
+    from zarr.core.sync import sync
+
+    v, meta = sync(_read_all(Path(store)))
+    ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[2:8]}
+    return {
+        "runs": [str(r) for r in v["run"]],
+        "steps": [int(s) for s in v["step"]],
+        **ints,
+        "hlayers": [int(x) for x in v["hlayer"]],
+        "dims": Dims(**json.loads(meta["attrs"]["dims"])),
+        "logprob_dtype": meta["logprob_dtype"],
+        "attrs": meta["attrs"],
+    }
+
+
+async def _write_all(store: Path, ri: int, si: int, values: dict[str, np.ndarray]) -> None:
+    from zarr.api import asynchronous as az
+
+    g = await az.open_group(store=str(store), mode="r+")
+    arrays = await asyncio.gather(*(g.getitem(n) for n in values))
+    await asyncio.gather(*(a.setitem((ri, si), v) for a, v in zip(arrays, values.values(),
+                                                                   strict=True)))
+    done = await g.getitem("done")
+    await done.setitem((ri, si), True)  # last: the job is complete only now
+
+
+def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims: Dims,
+              logprob_dtype: str = "float32") -> None:
+    """Write one job's values into its own chunks (concurrently), then mark it done."""
+    from zarr.core.sync import sync
+
+    specs = job_vars(logprob_dtype)
+    missing = set(specs) - set(values)
+    if missing:
+        raise ValueError(f"job values lack {sorted(missing)}")
+    padded_values = {name: padded(values[name], var, dims) for name, var in specs.items()}
+    sync(_write_all(Path(store), ri, si, padded_values))

@@ -1,0 +1,95 @@
+"""The per-job variables of the measurement store: dims, dtype, fill value (docs/store.md).
+
+Every variable here has ``run, step`` as its first two dims and is chunked
+1 x 1 on them, so each (run, step) job writes only its own chunks. Sizes of
+the other dims come from :class:`Dims`, fixed when the store is created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+KINDS = ("previous_token", "duplicate_token", "induction", "copying")
+CHUNK_BYTES = 16 << 20  # target size of one logprob / entropy chunk
+
+
+@dataclass(frozen=True)
+class Dims:
+    """Sizes of the store's dimensions (besides run and step)."""
+
+    seq: int
+    pos: int
+    sample: int
+    k: int
+    hsample: int
+    hlayer: int
+    layer_h: int
+    head: int
+    d: int
+    kind: int = len(KINDS)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Var:
+    """One per-job variable."""
+
+    dims: tuple[str, ...]  # after run, step
+    dtype: str
+    fill: object
+
+
+def job_vars(logprob_dtype: str = "float32") -> dict[str, Var]:
+    """The variables a job writes, in writing order (``done`` is written last, separately)."""
+    return {
+        "logprob": Var(("seq", "pos"), logprob_dtype, np.nan),
+        "entropy": Var(("seq", "pos"), "float32", np.nan),
+        "dist_logp": Var(("sample", "k"), "float32", np.nan),
+        "dist_ids": Var(("sample", "k"), "int32", -1),
+        "dist_rest": Var(("sample",), "float32", np.nan),
+        "head_score": Var(("layer_h", "head", "kind"), "float32", np.nan),
+        "icl_score": Var((), "float32", np.nan),
+        "hidden": Var(("hlayer", "hsample", "d"), "float16", np.nan),
+        "loss": Var((), "float32", np.nan),
+        "train_loss": Var((), "float32", np.nan),
+        "tokens_seen": Var((), "int64", -1),
+    }
+
+
+DONE = Var((), "bool", False)
+
+
+def chunks_for(var: Var, dims: Dims) -> tuple[int, ...]:
+    """1 x 1 on (run, step); logprob-like arrays split along seq to ~CHUNK_BYTES."""
+    sizes = dims.as_dict()
+    shape = [max(1, sizes[d]) for d in var.dims]
+    if var.dims == ("seq", "pos"):
+        per_seq = sizes["pos"] * np.dtype(var.dtype).itemsize
+        shape[0] = max(1, min(sizes["seq"], CHUNK_BYTES // max(1, per_seq)))
+    return (1, 1, *shape)
+
+
+def shape_of(var: Var, dims: Dims) -> tuple[int, ...]:
+    sizes = dims.as_dict()
+    return tuple(sizes[d] for d in var.dims)
+
+
+def padded(value: np.ndarray, var: Var, dims: Dims) -> np.ndarray:
+    """``value`` cast to the variable's dtype and fill-padded to the store's shape.
+
+    Smaller models (fewer layers or heads, narrower d, smaller vocabulary) leave
+    the rest of the chunk at the fill value.
+    """
+    target = shape_of(var, dims)
+    value = np.asarray(value)
+    if value.shape == target:
+        return value.astype(var.dtype, copy=False)
+    if value.ndim != len(target) or any(a > b for a, b in zip(value.shape, target, strict=True)):
+        raise ValueError(f"value of shape {value.shape} does not fit {var.dims} {target}")
+    out = np.full(target, var.fill, dtype=var.dtype)
+    out[tuple(slice(0, n) for n in value.shape)] = value
+    return out

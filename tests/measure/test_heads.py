@@ -1,0 +1,71 @@
+"""Head scores on a model whose heads are set by hand (handmade.py), and the ICL sign."""
+
+import numpy as np
+import pytest
+import torch
+
+from pathdep.measure.forward import Samples, main_pass
+from pathdep.measure.heads import detection_masks, head_scores
+from pathdep.measure.job import icl_score
+from pathdep.measure.plan import icl_positions
+from pathdep.store.schema import KINDS
+
+from .handmade import handmade_model, repeated_random
+
+
+@pytest.fixture(scope="module")
+def scores():
+    model = handmade_model()
+    text = torch.randint(1, 16, (4, 32), generator=torch.Generator().manual_seed(1)).numpy()
+    prefix = repeated_random(4, 15).numpy()  # BOS + 15 tokens x 4 = 61
+    return {k: head_scores(model, text, prefix)[..., i] for i, k in enumerate(KINDS)}
+
+
+def _others(a: np.ndarray, layer: int, head: int) -> np.ndarray:
+    mask = np.ones_like(a, dtype=bool)
+    mask[layer, head] = False
+    return a[mask]
+
+
+def test_previous_token_head(scores):
+    s = scores["previous_token"]
+    assert s[0, 0] > 0.95
+    assert _others(s, 0, 0).max() < 0.5
+
+
+def test_induction_head(scores):
+    s = scores["induction"]
+    assert s[1, 0] > 0.6  # at most ~3/4: the first copy has nothing to match
+    assert _others(s, 1, 0).max() < 0.15
+
+
+def test_duplicate_token_head(scores):
+    s = scores["duplicate_token"]
+    assert s[1, 1] > 0.4  # shares its attention with the current position
+    assert _others(s, 1, 1).max() < 0.15
+
+
+def test_copying_score(scores):
+    s = scores["copying"]
+    assert s[1, 0] > 0.9  # the induction head's OV raises the attended token
+    assert _others(s, 1, 0).max() < 0  # no output, or output the unembedding cannot read
+
+
+def test_detection_masks_follow_transformerlens():
+    dup, ind = detection_masks(torch.tensor([[5, 7, 5, 7]]))
+    assert dup[0].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+    assert ind[0].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]
+
+
+def _icl(model) -> float:
+    tokens = repeated_random(8, 15, seed=3).numpy()  # 61 tokens: early=6 (1st copy), late=60
+    early, late = icl_positions(tokens.shape[1])
+    s = Samples(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), [], None)
+    return icl_score(main_pass(model, tokens, s, batch_size=8).logprob, early, late)
+
+
+def test_icl_score_sign_on_constructed_models():
+    with_induction = _icl(handmade_model(induction=True))
+    without = _icl(handmade_model(induction=False))
+    assert with_induction < -1.0  # repeats are predicted: late loss far below early loss
+    assert abs(without) < 0.3  # nothing to learn in context without the induction head's output
