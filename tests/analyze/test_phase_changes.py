@@ -39,3 +39,16 @@ def test_an_icl_jump_well_after_formation_is_told_apart():
     s = phase_changes(ds, n_boot=100).summary
     assert s["differ"] and not s["coincide"]
     assert 1.0 < s["difference_log10"].value < 1.5  # 4 doublings = 1.2 decades
+
+
+def test_a_small_change_in_weak_heads_is_not_called_formation():
+    """Change points exist in any noisy curve; without heads that actually do
+    prefix matching (score >= 0.3) or an ICL drop of >= 0.1 nats, nothing formed."""
+    ds = base(n_runs=6, n_steps=16)
+    ds, _ = add_heads(ds, formation=np.array([6, 7, 8, 9, 7, 8]), icl_offset=0)
+    ds["head_score"].loc[{"kind": "induction"}] = ds["head_score"].sel(kind="induction") * 0.05
+    ds["icl_score"] = -0.05 + (ds["icl_score"] + 0.05) * 0.1  # a 0.035-nat dip
+    res = phase_changes(ds, n_boot=50)
+    assert "induction_step" not in res.summary and "icl_jump_step" not in res.summary
+    assert res.verdict.startswith("No run formed induction heads")
+    assert np.isnan(res.tables["per_run"].induction_step).all()

@@ -69,3 +69,14 @@ def test_unmeasured_variables_are_skipped_not_errors(store):
     assert {"agreement", "loss_pca", "learning_curves", "run_variance", "predictiveness",
             "factor_variance"} <= set(out)
     assert list(out["run_variance"].tables["properties"].property) == ["tokens:logprob"]
+
+
+def test_a_result_with_an_empty_table_round_trips(tmp_path):
+    import pandas as pd
+
+    from pathdep.analyze.result import AnalysisResult
+
+    r = AnalysisResult("x", "G", "nothing to show", tables={"empty": pd.DataFrame(), "t": pd.DataFrame({"a": [1]})})
+    r.save(tmp_path / "x")
+    back = AnalysisResult.load(tmp_path / "x")
+    assert back.tables["empty"].empty and back.tables["t"]["a"].tolist() == [1]

@@ -28,6 +28,17 @@ from pathdep.analyze.result import AnalysisResult
 log = logging.getLogger(__name__)
 INDUCTION, ICL = "heads:max_induction", "icl_score"
 PENALTY = 6.0  # × σ² ln T: about 1 % false changes on pure noise of 40 points, 3σ jumps found
+# A change point alone is not a phase change: noise and slow drifts have them too.
+# Induction heads count as formed when the strongest head's prefix-matching score
+# rises to at least INDUCTION_MIN (ARENA's notes call heads induction heads at 0.4;
+# random attention over a 100-token sequence scores about 0.02). The ICL score
+# counts as jumped when it falls by at least ICL_MIN_DROP nats to below
+# -ICL_MIN_DROP (Olsson et al.: from above -0.15 to about -0.4).
+INDUCTION_MIN, ICL_MIN_DROP = 0.3, 0.1
+QUALIFIES = {
+    INDUCTION: lambda jump, after: jump > 0 and after >= INDUCTION_MIN,
+    ICL: lambda jump, after: jump <= -ICL_MIN_DROP and after <= -ICL_MIN_DROP,
+}
 
 
 def change_points(y: np.ndarray, min_size: int = 2) -> list[int]:
@@ -77,8 +88,11 @@ def _detect(P: xr.DataArray) -> pd.DataFrame:
 
 
 def _event_steps(cps: pd.DataFrame, signal: str, runs: list[str]) -> np.ndarray:
-    m = cps[(cps["signal"] == signal) & cps["main"]].set_index("run")["step"]
-    return np.array([float(m.get(r, np.nan)) for r in runs])
+    """Per run, the step of the signal's main change if it is a real phase change (QUALIFIES)."""
+    main = cps[(cps["signal"] == signal) & cps["main"]]
+    ok = QUALIFIES.get(signal, lambda jump, after: True)
+    m = {r.run: float(r.step) for r in main.itertuples() if ok(r.jump, r.after)}
+    return np.array([m.get(r, np.nan) for r in runs])
 
 
 def _spacing(st: np.ndarray, around: np.ndarray) -> float:
@@ -125,6 +139,11 @@ def _verdict(n_runs: int, ind: np.ndarray, icl: np.ndarray, t: dict) -> str:
                                                      "cannot be told apart from")
         parts.append(f"the ICL jumps {how} head formation (difference "
                      f"{t['difference_log10']} decades)")
+    if "induction_step" not in t:
+        parts.insert(0, f"No run formed induction heads (no strongest-head prefix-matching score "
+                        f"rose to {INDUCTION_MIN})")
+    if "icl_jump_step" not in t:
+        parts.insert(1, f"the ICL score fell by {ICL_MIN_DROP} nats or more in none of the {n_runs} runs")
     if not parts:
         return "No induction-head or ICL-score phase change was found in any run."
     return "; ".join(parts) + "."

@@ -24,6 +24,14 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A saved table; a table saved with no columns (nothing to show) reads back empty."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 @dataclass
 class Interval:
     """A point estimate with a bootstrap interval over runs (and items)."""
@@ -90,7 +98,7 @@ class AnalysisResult:
 
         folder = Path(folder)
         s = json.loads((folder / "summary.json").read_text())
-        tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+        tables = {p.stem: _read_csv(p) for p in sorted(folder.glob("*.csv"))}
         figures = {p.name.removesuffix(".fig.json"): pio.from_json(p.read_text())
                    for p in sorted(folder.glob("*.fig.json"))}
         return cls(name=s["name"], question=s["question"], verdict=s["verdict"],
