@@ -100,54 +100,44 @@ def n_fillers(cfg: WorldConfig, rng, n_units: int) -> int:
     return max(1, rng.randint(cfg.min_words, cfg.max_words) // WORDS_PER_SENTENCE - n_units)
 
 
+def _sentences(units: list, statement, question, lex: Lexicon, cfg: WorldConfig, rng) -> None:
+    """Add bracketed statements and filler sentences to ``units``, then shuffle them."""
+    if rng.random() < cfg.bracket_prob:
+        units += [lambda w: statement(w, lex, rng, bracket=True)] * rng.randint(1, 2)
+
+    def filler(w):
+        (question if rng.random() < P_QUESTION else statement)(w, lex, rng)
+
+    units += [filler] * n_fillers(cfg, rng, len(units))
+    rng.shuffle(units)
+
+
+def _write(units: list, lex: Lexicon, cfg: WorldConfig, rng, repeat: bool) -> Writer:
+    """Add the repeated spans (if any), then write every unit in order."""
+    if repeat:
+        for _ in range(rng.randint(1, cfg.repeats_per_doc)):
+            add_repeat(units, lex, cfg, rng)
+    w = Writer(lex.name)
+    for u in units:
+        u(w)
+    return w
+
+
 def main_doc(world: World, cfg: WorldConfig, rng, facts, repeat: bool) -> Writer:
     lex = world.main
     units = [lambda w, e=e, a=a: fact_sentence(w, e, a, rng) for e, a in facts]
     if rng.random() < cfg.email_prob:
         units.append(lambda w: email_sentence(w, world, rng))
-    if rng.random() < cfg.bracket_prob:
-        units += [lambda w: main_statement(w, lex, rng, bracket=True)] * rng.randint(1, 2)
-
-    def filler(w):
-        if rng.random() < P_QUESTION:
-            main_question(w, lex, rng)
-        else:
-            main_statement(w, lex, rng)
-
-    units += [filler] * n_fillers(cfg, rng, len(units))
-    rng.shuffle(units)
+    _sentences(units, main_statement, main_question, lex, cfg, rng)
     if rng.random() < cfg.acronym_prob:
         add_acronym(units, world, rng)
-    if repeat:
-        for _ in range(rng.randint(1, cfg.repeats_per_doc)):
-            add_repeat(units, lex, cfg, rng)
-    w = Writer("main")
-    for u in units:
-        u(w)
-    return w
+    return _write(units, lex, cfg, rng, repeat)
 
 
 def second_doc(world: World, cfg: WorldConfig, rng, repeat: bool) -> Writer:
-    lex = world.second
-    units = []
-    if rng.random() < cfg.bracket_prob:
-        units += [lambda w: second_statement(w, lex, rng, bracket=True)] * rng.randint(1, 2)
-
-    def filler(w):
-        if rng.random() < P_QUESTION:
-            second_question(w, lex, rng)
-        else:
-            second_statement(w, lex, rng)
-
-    units += [filler] * n_fillers(cfg, rng, len(units))
-    rng.shuffle(units)
-    if repeat:
-        for _ in range(rng.randint(1, cfg.repeats_per_doc)):
-            add_repeat(units, lex, cfg, rng)
-    w = Writer("second")
-    for u in units:
-        u(w)
-    return w
+    units: list = []
+    _sentences(units, second_statement, second_question, world.second, cfg, rng)
+    return _write(units, world.second, cfg, rng, repeat)
 
 
 def drill_doc(rng, letters: tuple[int, int]) -> Writer:
