@@ -5,6 +5,7 @@
     pathdep train SPEC --out DIR      train a suite
     pathdep run SPEC --out DIR        every stage of a spec
     pathdep suites                    the public suite presets
+    pathdep ls probes                 the behaviour probes
 
 Bad input prints one clear message and exits with status 2.
 """
@@ -144,6 +145,22 @@ def suites():
     Console().print(table)
 
 
+@app.command("ls")
+@friendly
+def ls(what: Annotated[str, typer.Argument(help="What to list: probes.")]):
+    """List registered plugins (``pathdep ls probes``)."""
+    if what != "probes":
+        raise PathdepError(f"cannot list {what!r}; `pathdep ls probes` is what there is")
+    from pathdep.probes import list_probes
+
+    table = Table(title="behaviour probes (measure.probes; 'auto' picks a suite's battery)")
+    for col in ("name", "battery", "description"):
+        table.add_column(col)
+    for e in list_probes():
+        table.add_row(e.name, e.battery, e.description)
+    Console().print(table)
+
+
 def _register_stage(module: str, attr: str, name: str) -> None:
     """Add a stage's command where that stage exists in this version."""
     import importlib
@@ -158,6 +175,8 @@ def _register_stage(module: str, attr: str, name: str) -> None:
 _register_stage("pathdep.measure.cli", "measure_cmd", "measure")
 _register_stage("pathdep.analyze.cli", "analyze_cmd", "analyze")
 _register_stage("pathdep.report.cli", "report_cmd", "report")
+_register_stage("pathdep.prompts.cli", "forking_cmd", "forking")
+_register_stage("pathdep.prompts.cli", "prompts_cmd", "prompts")
 
 
 if __name__ == "__main__":

@@ -188,6 +188,9 @@ class MeasureSpec(_Strict):
     logprob_dtype: Literal["float32", "float16"] = Field("float32", description="Storage type of logprob.")
     seed: int = Field(0, description="Seed of the sample positions and the head-score sequences.")
     check_duplicates: bool = Field(True, description="Record checkpoints with identical weights in the store.")
+    probes: str | list[str] = Field(
+        "auto", exclude_if=lambda v: v == "auto",  # so older specs keep their digest
+        description="Behaviour probes: 'auto' (world suites: the world battery), 'none', or a list of probe names, batteries and .toml/.jsonl files (`pathdep ls probes`).")
 
 
 class ReportSpec(_Strict):

@@ -79,6 +79,22 @@ def _duplicates(suite: Suite) -> str:
     return json.dumps([{"run": g.run, "steps": g.steps} for g in groups])
 
 
+def _fit_old_store(store: Path, layout):
+    """A store created before behaviour probes is measured without them (it has no place)."""
+    from pathdep.store.schema import Dims
+
+    if layout.probes is None or not is_store(store):
+        return layout
+    import zarr
+
+    if "probe_tokens" in zarr.open_group(store, mode="r"):
+        return layout
+    log.warning("store %s has no behaviour probes (it predates them); measuring without; "
+                "use a new --out to measure probes", store)
+    dims = Dims(**{**layout.dims.as_dict(), "probe": 0, "item": 0})
+    return replace(layout, probes=None, dims=dims)
+
+
 def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool) -> tuple[list, list]:
     """(jobs to run, (run, step) already done); refuses jobs the store has no place for."""
     inputs = read_inputs(store)
@@ -152,6 +168,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: 
     todo = select(full, runs=runs, steps=steps, every=every)
     layout = suite_layout(full, eval, cfg, tokenizer)
     store = Path(out).resolve()
+    layout = _fit_old_store(store, layout)
     if cfg.check_duplicates and not is_store(store):
         layout.attrs["duplicates"] = _duplicates(full)
     if create_store(store, layout):

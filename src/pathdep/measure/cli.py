@@ -39,6 +39,8 @@ def measure_cmd(
     sequences: Annotated[int | None, typer.Option(help="Evaluation sequences.")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="Tokenizer for all runs (needed when runs disagree).")] = None,
     num_cpus: Annotated[int | None, typer.Option(help="CPUs of a local Ray instance.")] = None,
+    probes: Annotated[list[str] | None, typer.Option(
+        "--probes", help="Behaviour probes: auto, none, or names/batteries/.toml/.jsonl files (`pathdep ls probes`).")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
@@ -50,7 +52,7 @@ def measure_cmd(
     try:
         full = load_suite(suite)
         cfg = default_options(full, batch_size=batch_size, context=context,
-                              eval_sequences=sequences)
+                              eval_sequences=sequences, probes=_split(probes))
         result = measure(full, out=out, eval=eval, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
                          every=every, allow_pickle=allow_pickle, num_cpus=num_cpus)

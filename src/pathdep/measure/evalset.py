@@ -43,6 +43,7 @@ class EvalSet:
     tokenizer: str
     bos_id: int
     special_ids: list[int]
+    tok: object = None  # the tokenizer itself (for the behaviour probes)
 
     @property
     def hash(self) -> str:
@@ -166,4 +167,4 @@ def build_evalset(suite: Suite, eval=None, *, context: int, n_seq: int,
     special = sorted({int(i) for i in tok.all_special_ids})
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     log.info("evaluation set: %s, %d x %d tokens", source, *tokens.shape)
-    return EvalSet(tokens, decode_table(tok, tokens), source, tok_name, int(bos), special)
+    return EvalSet(tokens, decode_table(tok, tokens), source, tok_name, int(bos), special, tok)

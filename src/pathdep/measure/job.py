@@ -22,7 +22,7 @@ import numpy as np
 from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import head_scores
-from pathdep.store import is_done, job_lock, read_inputs, write_job
+from pathdep.store import is_done, job_lock, read_inputs, read_probe_inputs, write_job
 from pathdep.suites.model import Checkpoint, Run
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
                         label=f"{job.run.id}@{job.step}")
         prefix = inputs["prefix_tokens"]
         heads = head_scores(model, tokens[: prefix.shape[0]], prefix)
+        behavior = _behavior(job, model) if dims.probe else {}
     finally:  # free the model now: reference counting usually does it, and a full
         del model  # gc.collect() (~0.3 s with torch loaded) runs only if something holds it
         if alive() is not None:
@@ -113,7 +114,16 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
         "icl_score": np.float32(icl_score(res.logprob, early, late)),
         "loss": np.float32(-np.nanmean(res.logprob[:, 1:], dtype=np.float64)),
         "train_loss": np.float32(train_loss), "tokens_seen": np.int64(tokens_seen),
-    }
+    } | behavior
+
+
+def _behavior(job: MeasureJob, model) -> dict[str, np.ndarray]:
+    """The behaviour probes of the store scored with the loaded model (pathdep.probes)."""
+    from pathdep.probes import score_probes
+
+    sc = score_probes(model, read_probe_inputs(Path(job.store)), batch_size=job.batch_size)
+    return {"behavior": sc.accuracy, "behavior_margin": sc.margin,
+            "probe_item_correct": sc.item_correct, "probe_item_margin": sc.item_margin}
 
 
 def _load(job: MeasureJob, ckpt: Checkpoint):

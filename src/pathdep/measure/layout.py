@@ -76,6 +76,17 @@ def _hidden_layers(cfg: MeasureSpec, n_layers: int) -> list[int]:
     return sorted(set(cfg.hidden_layers))
 
 
+def _probes(suite: Suite, cfg: MeasureSpec, tok, context: int):
+    """The suite's behaviour probes, tokenised (None when there are none)."""
+    from pathdep.probes import compile_probes, select_probes
+
+    probes = select_probes(cfg.probes, suite.meta.get("spec"))
+    if not probes:
+        return None
+    log.info("behaviour probes: %s", ", ".join(f"{p.name} ({len(p.items)})" for p in probes))
+    return compile_probes(probes, tok, context, skip_bad=cfg.probes == "auto")
+
+
 def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = None) -> Layout:
     """The store layout for ``suite`` measured on ``eval`` with options ``cfg``."""
     import pathdep
@@ -90,9 +101,11 @@ def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = N
     vocab = max(s["vocab"] for s in shapes)
     full = vocab <= cfg.full_vocab_max
     hlayers = _hidden_layers(cfg, n_layers)
+    probes = _probes(suite, cfg, es.tok, context)
     dims = Dims(seq=es.tokens.shape[0], pos=context, sample=len(plan.sample_seq),
                 k=vocab if full else cfg.top_k, hsample=len(plan.hsample_seq), hlayer=len(hlayers),
-                layer_h=n_layers, head=max(s["heads"] for s in shapes), d=max(s["d"] for s in shapes))
+                layer_h=n_layers, head=max(s["heads"] for s in shapes), d=max(s["d"] for s in shapes),
+                probe=len(probes.names) if probes else 0, item=probes.n_items if probes else 0)
     early, late = icl_positions(context)
     attrs = {
         "spec": json.dumps(suite.meta["spec"]) if suite.meta.get("spec") else "",
@@ -106,4 +119,4 @@ def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = N
                   prefix_tokens=plan.prefix_tokens, sample_seq=plan.sample_seq,
                   sample_pos=plan.sample_pos, hsample_seq=plan.hsample_seq,
                   hsample_pos=plan.hsample_pos, hlayers=hlayers, dims=dims,
-                  logprob_dtype=cfg.logprob_dtype, attrs=attrs)
+                  logprob_dtype=cfg.logprob_dtype, attrs=attrs, probes=probes)

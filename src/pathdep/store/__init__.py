@@ -11,7 +11,14 @@ from pathlib import Path
 
 from pathdep.errors import PathdepError
 from pathdep.store.create import Layout, check_store, create_store, is_store
-from pathdep.store.jobs import done_flags, is_done, job_lock, read_inputs, write_job
+from pathdep.store.jobs import (
+    done_flags,
+    is_done,
+    job_lock,
+    read_inputs,
+    read_probe_inputs,
+    write_job,
+)
 from pathdep.store.schema import KINDS, Dims
 
 
@@ -50,5 +57,6 @@ __all__ = [
     "job_lock",
     "open_store",
     "read_inputs",
+    "read_probe_inputs",
     "write_job",
 ]

@@ -48,15 +48,38 @@ class Layout:
     dims: Dims
     logprob_dtype: str = "float32"
     attrs: dict = field(default_factory=dict)
+    probes: object | None = None  # pathdep.probes.CompiledProbes; dims.probe/item > 0 with it
 
     def digest(self) -> str:
         """Hash of what the jobs read back from the store (dims, samples, head inputs)."""
         h = hashlib.sha256(json.dumps(
             [self.dims.as_dict(), self.hlayers, self.logprob_dtype], sort_keys=True).encode())
         for a in (self.sample_seq, self.sample_pos, self.hsample_seq, self.hsample_pos,
-                  self.prefix_tokens):
+                  self.prefix_tokens, *_probe_arrays(self.probes)):
             h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        if self.probes is not None:
+            h.update(json.dumps([self.probes.names, self.probes.item_id.tolist()]).encode())
         return h.hexdigest()
+
+
+def _probe_arrays(probes) -> list[np.ndarray]:
+    if probes is None:
+        return []
+    return [probes.tokens, probes.row_item, probes.row_start, probes.row_len, probes.row_correct]
+
+
+def _probe_layout(probes) -> tuple[dict, dict]:
+    """(coords, data) of the behaviour probes (docs/store.md); empty without probes."""
+    if probes is None:
+        return {}, {}
+    coords = {"probe": np.array(probes.names), "item_probe": ("item", probes.item_probe),
+              "item_id": ("item", probes.item_id)}
+    data = {"probe_tokens": (("prow", "ptok"), probes.tokens.astype(np.int32)),
+            "prow_item": ("prow", probes.row_item.astype(np.int64)),
+            "prow_start": ("prow", probes.row_start.astype(np.int64)),
+            "prow_len": ("prow", probes.row_len.astype(np.int64)),
+            "prow_correct": ("prow", probes.row_correct.astype(bool))}
+    return coords, data
 
 
 @contextlib.contextmanager
@@ -128,7 +151,9 @@ def _layout_dataset(layout: Layout):
         "kind": np.array(KINDS),
         **_factor_coords(layout),
     }
-    data = {
+    probe_coords, probe_data = _probe_layout(layout.probes)
+    coords |= probe_coords
+    data = probe_data | {
         "tokens": (("seq", "pos"), layout.tokens.astype(np.int32)),
         "token_str": (("seq", "pos"), layout.token_str),
         "prefix_tokens": (("pseq", "ppos"), layout.prefix_tokens.astype(np.int32)),
@@ -146,7 +171,7 @@ def _write_layout(tmp: Path, layout: Layout) -> None:
         _layout_dataset(layout).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
     group = zarr.open_group(tmp, mode="r+")
     n_run, n_step = len(layout.runs), len(layout.steps)
-    for name, var in {**job_vars(layout.logprob_dtype), "done": DONE}.items():
+    for name, var in {**job_vars(layout.logprob_dtype, layout.dims), "done": DONE}.items():
         group.create_array(
             name,
             shape=(n_run, n_step, *shape_of(var, layout.dims)),

@@ -90,6 +90,20 @@ def read_inputs(store: Path) -> dict:
     }
 
 
+def read_probe_inputs(store: Path):
+    """The store's compiled behaviour probes (a ``CompiledProbes``), or None if it has none."""
+    from pathdep.probes.compile import CompiledProbes
+
+    g = _group(store)
+    if "probe_tokens" not in g:
+        return None
+    get = lambda n: np.asarray(g[n][...])  # noqa: E731
+    return CompiledProbes([str(x) for x in get("probe")], get("item_probe").astype(str),
+                          get("item_id").astype(str), get("probe_tokens").astype(np.int32),
+                          get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
+                          get("prow_len").astype(np.int64), get("prow_correct").astype(bool))
+
+
 async def _write_all(store: Path, ri: int, si: int, values: dict[str, np.ndarray]) -> None:
     from zarr.api import asynchronous as az
 
@@ -106,7 +120,7 @@ def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims
     """Write one job's values into its own chunks (concurrently), then mark it done."""
     from zarr.core.sync import sync
 
-    specs = job_vars(logprob_dtype)
+    specs = job_vars(logprob_dtype, dims)
     missing = set(specs) - set(values)
     if missing:
         raise ValueError(f"job values lack {sorted(missing)}")

@@ -29,9 +29,15 @@ class Dims:
     head: int
     d: int
     kind: int = len(KINDS)
+    probe: int = 0  # behaviour probes (0: the store has none, as before issue 4)
+    item: int = 0  # probe items
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The sizes; ``probe`` and ``item`` only when there are probes (older stores lack them)."""
+        d = asdict(self)
+        if not self.probe:
+            d.pop("probe"), d.pop("item")
+        return d
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,19 @@ class Var:
     fill: object
 
 
-def job_vars(logprob_dtype: str = "float32") -> dict[str, Var]:
-    """The variables a job writes, in writing order (``done`` is written last, separately)."""
-    return {
+PROBE_VARS = {
+    "behavior": Var(("probe",), "float32", np.nan),
+    "behavior_margin": Var(("probe",), "float32", np.nan),
+    "probe_item_correct": Var(("item",), "float32", np.nan),
+    "probe_item_margin": Var(("item",), "float32", np.nan),
+}
+
+
+def job_vars(logprob_dtype: str = "float32", dims: Dims | None = None) -> dict[str, Var]:
+    """The variables a job writes, in writing order (``done`` is written last, separately);
+    the probe variables only when ``dims`` has probes."""
+    probes = PROBE_VARS if dims is not None and dims.probe else {}
+    return probes | {
         "logprob": Var(("seq", "pos"), logprob_dtype, np.nan),
         "entropy": Var(("seq", "pos"), "float32", np.nan),
         "dist_logp": Var(("sample", "k"), "float32", np.nan),

@@ -1,0 +1,107 @@
+"""The one place probes are registered, and how a suite's probes are chosen.
+
+    pathdep ls probes                         # every registered probe
+    select_probes("auto", spec)               # world suites: the world battery
+    select_probes(["brackets", "my_probe.toml"], spec)
+
+A name is a registered probe, a battery (``world``: every world probe;
+``english``: the English battery, english.py) or a ``.toml`` / ``.jsonl``
+file (core.py). ``"auto"`` gives the world battery to suites whose spec's
+data generator is ``world``, nothing to Markov-mixture suites, and the
+English battery to the others (text suites, public natural-text suites);
+``"none"`` (or ``[]``) measures no probes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathdep.errors import PathdepError
+from pathdep.probes.core import Probe, load_probe_file
+from pathdep.probes.english import english_probes
+from pathdep.probes.world import BUILDERS, CANARY_GROUPS, world_probe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    battery: str  # "world" (generated from the suite's data) or "english" (fixed data)
+    description: str
+
+
+REGISTRY: dict[str, Entry] = {
+    **{n: Entry(n, "world", d) for n, (d, _) in BUILDERS.items()},
+    **{n: Entry(n, "world", f"canary prompt -> its target vs other canaries' targets ({g})")
+       for n, g in CANARY_GROUPS.items()},
+    **{p.name: Entry(p.name, "english", p.description) for p in english_probes()},
+}
+BATTERIES: dict[str, list[str]] = {
+    b: [n for n, e in REGISTRY.items() if e.battery == b] for b in ("world", "english")}
+
+
+def list_probes() -> list[Entry]:
+    """Every registered probe, battery by battery."""
+    return list(REGISTRY.values())
+
+
+def _names(option: str | Sequence[str] | None, spec: dict | None) -> list[str]:
+    """The option expanded into probe names and file paths."""
+    if not isinstance(option, str) and option is not None and list(option) in (["auto"], ["none"]):
+        option = option[0]
+    if option is None or option == "auto":
+        generator = ((spec or {}).get("data") or {}).get("generator")
+        battery = {"world": "world", "markov-mixture": None}.get(generator, "english")
+        return list(BATTERIES[battery]) if battery else []
+    if option == "none":
+        return []
+    names = [option] if isinstance(option, str) else list(option)
+    out: list[str] = []
+    for n in names:
+        out += BATTERIES.get(n, [n])
+    return out
+
+
+def _unknown(name: str) -> PathdepError:
+    near = difflib.get_close_matches(name, [*REGISTRY, *BATTERIES], n=3)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return PathdepError(f"unknown probe {name!r}{hint} (see `pathdep ls probes`, or give a "
+                        ".toml/.jsonl probe file)")
+
+
+def _world_corpus(spec: dict | None, name: str):
+    from pathdep.data import generate
+    from pathdep.spec import parse_spec
+
+    data = parse_spec(spec, "suite spec").data if spec else None
+    if data is None or data.generator != "world":
+        raise PathdepError(f"probe {name!r} is a world probe, but this suite's data is not the "
+                           "world generator; choose probes that fit it (measure.probes)")
+    return generate(data, "eval")
+
+
+def select_probes(option: str | Sequence[str] | None, spec: dict | None) -> list[Probe]:
+    """The probes ``option`` names for a suite with spec ``spec`` (a dict, or None)."""
+    probes, corpus = [], None
+    for name in _names(option, spec):
+        if name.endswith((".toml", ".jsonl")) or Path(name).is_file():
+            probes.append(load_probe_file(name))
+            continue
+        entry = REGISTRY.get(name)
+        if entry is None:
+            raise _unknown(name)
+        if entry.battery == "english":
+            probes.append(next(p for p in english_probes() if p.name == name))
+            continue
+        corpus = corpus or _world_corpus(spec, name)
+        p = world_probe(name, corpus, spec)
+        if p.items:
+            probes.append(p)
+        else:
+            log.info("probe %s has no items in this suite's held-out data; left out", name)
+    return probes

@@ -1,0 +1,216 @@
+"""World probes: items cut from held-out (eval split) documents at annotated offsets.
+
+    probes = world_probes(generate(cfg, "eval"), spec_dict)
+
+Every item's correct continuation is the text the generator wrote there (its
+annotations give the offsets, so the ground truth is exact); the wrong ones
+are the alternatives of the same kind (other brackets, other domains, other
+entities' values, words of the other language...). Canary probes come from
+``info["canaries"]`` and the spec's interventions: a canary first injected in
+the first half of training is ``canary_early``, else ``canary_late``; one
+never injected is ``canary_none`` (a control).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+from pathdep.data.base import Corpus
+from pathdep.probes.core import Item, Probe
+
+MAX_ITEMS = 64  # per probe, drawn at random (deterministically) when there are more
+ENDS = (".", "!", "?")
+CLOSERS = (")", "]", "}")
+WORD = re.compile(r"(?<= )[a-z]+(?=[ .!?,])")
+
+
+def cut(text: str, at: int, cont: str) -> tuple[str, str]:
+    """(prompt, continuation) at offset ``at``: a space before ``at`` moves to the continuation."""
+    prompt = text[:at]
+    if prompt.endswith(" "):
+        return prompt[:-1], " " + cont
+    return prompt, cont
+
+
+def _others(pool, exclude, rng, n: int = 3) -> list[str]:
+    cands = sorted({p for p in pool if p not in set(exclude)})
+    return rng.sample(cands, min(n, len(cands)))
+
+
+def _pair(text: str, at: int, cont: str, wrong: list[str], id: str) -> Item | None:
+    prompt, ok = cut(text, at, cont)
+    pad = ok[: len(ok) - len(cont)]
+    bad = [pad + w for w in wrong if w != cont]
+    return Item(prompt, (ok,), tuple(bad), id) if bad and prompt else None
+
+
+def end_punct(corpus: Corpus, rng) -> list[Item]:
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for _, e in ann["sentences"]:
+            out.append(_pair(text, e - 1, text[e - 1], [x for x in ENDS if x != text[e - 1]],
+                             f"doc{d}@{e - 1}"))
+    return out
+
+
+def brackets(corpus: Corpus, rng) -> list[Item]:
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for b in ann["brackets"]:
+            c = b["close"]
+            out.append(_pair(text, c, text[c], [x for x in CLOSERS if x != text[c]],
+                             f"doc{d}@{c}:depth{b['depth']}"))
+    return out
+
+
+def capital(corpus: Corpus, rng) -> list[Item]:
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for s, _ in ann["sentences"][1:]:
+            word = re.match(r"[A-Za-z]+", text[s:])
+            if word and word.group()[0].isupper():
+                w = word.group()
+                out.append(_pair(text, s, w, [w[0].lower() + w[1:]], f"doc{d}@{s}"))
+    return out
+
+
+def email(corpus: Corpus, rng) -> list[Item]:
+    """Three items per address: '@' after the user, the domain, the domain's suffix."""
+    domains, suffixes = list(corpus.info["domains"]), corpus.info["suffixes"]
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for e in ann["emails"]:
+            at = e["start"] + len(e["user"])
+            dot = at + 1 + len(e["domain"])
+            out += [_pair(text, at, "@", ["."], f"doc{d}@{at}:at"),
+                    _pair(text, at + 1, e["domain"], _others(domains, [e["domain"]], rng),
+                          f"doc{d}@{at + 1}:domain"),
+                    _pair(text, dot + 1, e["suffix"], _others(suffixes, [e["suffix"]], rng),
+                          f"doc{d}@{dot + 1}:suffix")]
+    return out
+
+
+def _content(info: dict, language: str) -> list[str]:
+    lex = info["lexicon"][language]
+    return lex["nouns"] + lex["verbs"] + lex["adjectives"]
+
+
+def language(corpus: Corpus, rng) -> list[Item]:
+    """A word of the document vs words of the other language, at two places per document."""
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        if ann.get("drill"):
+            continue
+        other = _content(corpus.info, "second" if ann["language"] == "main" else "main")
+        words = list(WORD.finditer(text))[8:]
+        for m in rng.sample(words, min(2, len(words))):
+            out.append(_pair(text, m.start(), m.group(), _others(other, [m.group()], rng),
+                             f"doc{d}@{m.start()}:{ann['language']}"))
+    return out
+
+
+def acronym(corpus: Corpus, rng) -> list[Item]:
+    names = [a["acronym"] for a in corpus.info["acronyms"]]
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for rec in ann["acronyms"]:
+            for u in rec["uses"]:
+                out.append(_pair(text, u, rec["acronym"], _others(names, [rec["acronym"]], rng),
+                                 f"doc{d}@{u}"))
+    return out
+
+
+def induction(corpus: Corpus, rng) -> list[Item]:
+    """In the second copy of a repeated span, the next word vs words not in the span."""
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        if ann.get("drill"):
+            continue
+        for rec in ann["repeats"]:
+            s, e = rec["second"]
+            words = text[s:e].split(" ")
+            if len(words) < 2:
+                continue
+            k = rng.randrange(1, len(words))
+            at = s + len(" ".join(words[:k])) + 1
+            wrong = _others(_content(corpus.info, ann["language"]), words, rng)
+            out.append(_pair(text, at, words[k], wrong, f"doc{d}@{at}"))
+    return out
+
+
+def _facts(corpus: Corpus, rng, rare: bool) -> list[Item]:
+    """The fact sentence's prompt alone (no document context) -> value vs other values."""
+    values: dict[str, list[str]] = {}
+    for f in corpus.info["facts"]:
+        values.setdefault(f["attribute"], []).append(f["value"])
+    rare_of = {e["name"]: e["rare"] for e in corpus.info["entities"]}
+    out = []
+    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
+        for f in ann["facts"]:
+            if rare_of[f["entity"]] == rare:
+                sentence = text[f["start"]:f["end"]]
+                wrong = _others(values[f["attribute"]], [f["value"]], rng)
+                out.append(_pair(sentence, f["prompt_end"] - f["start"], f["value"], wrong,
+                                 f"fact:{f['entity']}:{f['attribute']}@doc{d}"))
+    return out
+
+
+def canary_groups(info: dict, spec: dict | None) -> dict[str, list[int]]:
+    """Canary indices by when the spec's interventions inject them: early, late or none."""
+    n = len(info.get("canaries") or [])
+    steps = int(((spec or {}).get("train") or {}).get("steps") or 1)
+    first: dict[int, int] = {}
+    for iv in (spec or {}).get("interventions") or []:
+        if iv.get("source") == "canaries":
+            for i in iv.get("select") or range(n):
+                first[i] = min(first.get(i, iv["start"]), iv["start"])
+    groups: dict[str, list[int]] = {"early": [], "late": [], "none": []}
+    for i in range(n):
+        key = "none" if i not in first else ("early" if first[i] < steps / 2 else "late")
+        groups[key].append(i)
+    return groups
+
+
+def canaries(corpus: Corpus, spec: dict | None, group: str) -> list[Item]:
+    cs = corpus.info.get("canaries") or []
+    targets = [c["target"] for c in cs]
+    return [Item(cs[i]["prompt"], (cs[i]["target"],),
+                 tuple(t for t in targets if t != cs[i]["target"]), cs[i]["id"])
+            for i in canary_groups(corpus.info, spec)[group] if len(set(targets)) > 1]
+
+
+BUILDERS: dict[str, tuple[str, Callable]] = {
+    "end_punct": ("the sentence's own end mark vs the other two (. ! ?)", end_punct),
+    "brackets": ("the right closing bracket vs the other kinds", brackets),
+    "capital": ("a capitalised first word after a sentence end vs the lower-case word", capital),
+    "email": ("e-mail structure: '@' after the user, then the domain, then its suffix", email),
+    "language": ("a word of the document's language vs words of the other language", language),
+    "acronym": ("the introduced acronym vs other acronyms", acronym),
+    "induction": ("the next word of a repeated span's second copy vs other words", induction),
+    "fact_frequent": ("a frequent fact's value vs other values",
+                      lambda c, r: _facts(c, r, False)),
+    "fact_rare": ("a rare fact's value vs other values", lambda c, r: _facts(c, r, True)),
+}
+CANARY_GROUPS = {"canary_early": "early", "canary_late": "late", "canary_none": "none"}
+
+
+def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
+    """One world probe (``name`` in BUILDERS or CANARY_GROUPS); may have no items."""
+    rng = random.Random(f"pathdep.probes.world:{name}")
+    if name in CANARY_GROUPS:
+        items = canaries(corpus, spec, CANARY_GROUPS[name])
+        desc = f"canary prompt -> its target vs other canaries' targets ({CANARY_GROUPS[name]})"
+    else:
+        desc, build = BUILDERS[name]
+        items = [it for it in build(corpus, rng) if it is not None]
+    if len(items) > MAX_ITEMS:
+        items = [items[i] for i in sorted(rng.sample(range(len(items)), MAX_ITEMS))]
+    return Probe(name, items, desc, "world")
+
+
+def world_probes(corpus: Corpus, spec: dict | None = None) -> list[Probe]:
+    """Every world probe that has items in ``corpus`` (an eval split of the world generator)."""
+    probes = [world_probe(n, corpus, spec) for n in [*BUILDERS, *CANARY_GROUPS]]
+    return [p for p in probes if p.items]
