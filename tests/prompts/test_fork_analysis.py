@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from pathdep.analyze.result import AnalysisResult
+from pathdep.prompts import forking_tokens
+from pathdep.prompts.models import LM
+from pathdep.suites import Checkpoint, Run, Suite
+from tests.prompts.planted import Planted, decode, encode
+
+
+def _suite(n_runs=2):
+    runs = [Run(id=f"r{i}", checkpoints=[Checkpoint(step=s, path="/none") for s in (1, 8)])
+            for i in range(n_runs)]
+    return Suite(name="planted", runs=runs)
+
+
+def _loader(k=4):
+    return lambda run, ckpt: LM(Planted(k=k), encode, decode, None, "planted")
+
+
+def test_forking_tokens_suite_result_saved_and_cached(tmp_path):
+    res = forking_tokens(_suite(), ["?"], extractor="re:([12])", loader=_loader(), out=tmp_path,
+                         n=20, max_new=10, n_boot=50)
+    assert set(res.tables["forks"]["index"]) == {4}
+    assert res.summary["frac_prompts_with_fork"].value == 1.0
+    assert res.summary["between_run_overlap"].value == 1.0
+    assert "forking token" in res.verdict
+    saved = AnalysisResult.load(tmp_path / "forking_tokens")
+    assert json.loads((tmp_path / "forking_tokens" / "summary.json").read_text())["name"] == \
+        "forking_tokens"
+    assert list(saved.tables["survival"]["survival"])[:5] == [1.0] * 5
+
+    def boom(run, ckpt):
+        m = Planted()
+        m.forward = None  # any sampling now fails: the rerun must come from the cache
+        return LM(m, encode, decode, None, "planted")
+
+    again = forking_tokens(_suite(), ["?"], extractor="re:([12])", loader=boom, out=tmp_path,
+                           n=20, max_new=10, n_boot=50)
+    assert again.tables["forks"].equals(res.tables["forks"])
+
+
+def test_bad_step_names_available_steps():
+    from pathdep.errors import PathdepError
+
+    with pytest.raises(PathdepError, match="steps available"):
+        forking_tokens(_suite(), ["?"], step=3, loader=_loader())
+
+
+def test_results_land_in_the_report(tmp_path):
+    from pathdep.report.build import report, summary_path
+
+    store = tmp_path / "s.zarr"
+    forking_tokens(_suite(), ["?"], extractor="re:([12])", loader=_loader(), store=store,
+                   n=6, max_new=10, n_boot=20)
+    page = report(store)
+    html = page.read_text()
+    assert "forking" in html.lower()
+    summary = json.loads(summary_path(page).read_text())
+    assert "forking_tokens" in json.dumps(summary)
+    assert (tmp_path / "s.zarr.analysis" / ".cache" / "forking").is_dir()
