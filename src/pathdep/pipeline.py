@@ -57,6 +57,10 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
 
         analyze(store)
         made["analysis"] = Path(f"{store}.analysis")
+        if spec_obj.data.generator == "markov-mixture":
+            from pathdep.probes.markov_suite import markov_algorithms
+
+            markov_algorithms(suite, made["analysis"])
     if _has("pathdep.report"):
         from pathdep.report import report
 
