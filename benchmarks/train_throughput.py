@@ -58,7 +58,7 @@ def main() -> None:
     plan.interventions = []
     work = Path(tempfile.mkdtemp(prefix="pathdep-bench-"))
     try:
-        tok, _, _ = prepare(spec, work / "suite")
+        tok, _ = prepare(spec, work / "suite")
         order = DataOrder(load_corpus(work / "suite"), plan.data_seed, plan.model.context,
                           plan.train.batch_size)
         batches = [order.batch(s)[0] for s in range(args.steps)]

@@ -91,7 +91,7 @@ def _tokenizer(spec: Spec, corpus, out: Path):
 
 
 def prepare(spec: Spec, out: Path):
-    """Write (or reuse) the suite's data and tokenizer; return (tokenizer, corpus, injected ids)."""
+    """Write (or reuse) the suite's data and tokenizer; return (tokenizer, tokenized corpus)."""
     out = Path(out)
     claim_folder(spec, out)
     atomic.clean_stale(out)
@@ -103,9 +103,9 @@ def prepare(spec: Spec, out: Path):
     injected = _injected(spec, corpus.info)
     npz = data_dir / "train.npz"
     if npz.is_file():
-        z = np.load(npz)
-        tc = TokenizedCorpus(z["ids"], z["offsets"], {int(k): v for k, v in json.loads(
-            (data_dir / "tracked.json").read_text()).items()})
+        from pathdep.train.loop import load_corpus
+
+        tc = load_corpus(out)
     else:
         tc = TokenizedCorpus.build(tok, corpus.docs, corpus.annotations)
         atomic.write_json(data_dir / "info.json", corpus.info)
@@ -114,9 +114,6 @@ def prepare(spec: Spec, out: Path):
         tmp = data_dir / ".train.tmp-npz.npz"
         np.savez(tmp, ids=tc.ids, offsets=tc.offsets)
         tmp.rename(npz)
-    inj_ids = {name: [(i, np.array(tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id],
-                                   dtype=np.int32)) for i, t in items]
-               for name, items in injected.items()}
     log.info("suite %s: %d training documents, %d tokens, vocab %d", spec.name, tc.n_docs,
              len(tc.ids), len(tok))
-    return tok, tc, inj_ids
+    return tok, tc
