@@ -4,7 +4,8 @@
 
 Sections: ``[data]`` (a generator and its options), ``[tokenizer]``,
 ``[model]``, ``[train]``, ``[grid]`` (lists of factor values to cross, plus
-``[[grid.variants]]``), ``[[interventions]]``, ``[measure]``, ``[report]``.
+``[[grid.variants]]``), ``[[interventions]]``, ``[[branches]]``, ``[rl]``,
+``[measure]``, ``[report]``.
 Unknown keys are errors; every error names the key, the bad value and what is
 allowed.
 """
@@ -139,19 +140,29 @@ class GridSpec(_Strict):
 
 
 class InterventionSpec(_Strict):
-    """Documents injected into training batches at a range of steps.
+    """Something done to training over a range of steps: injected documents or a learning-rate change.
 
-    The documents are ``docs`` (strings), the lines of ``file``, or the data
-    generator's canaries (``source = "canaries"``, optionally ``select``-ed).
-    Each listed step from ``start`` to ``end`` replaces ``rows`` rows of the
-    batch with injected documents, cycling through them.
+    Documents are ``docs`` (strings), the lines of ``file``, the data
+    generator's canaries (``source = "canaries"``, optionally ``select``-ed),
+    or counterfactual facts (``source = "counterfactual"``, world suites: each
+    ``select``-ed fact, default the first ``n_facts`` frequent ones, stated with
+    another value of its attribute). Each listed step from ``start`` to ``end``
+    replaces ``rows`` rows of the batch with injected documents, cycling
+    through them. ``lr_scale`` instead multiplies the learning rate over those
+    steps (a short change of learning rate). In a branch (``[[branches]]``)
+    ``start`` and ``end`` count from the branch step: ``start = 1`` is the first
+    step after it.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     docs: list[str] | None = None
     file: str | None = None
-    source: Literal["canaries"] | None = None
-    select: list[int] | None = Field(None, description="Which canaries (indices), default all.")
+    source: Literal["canaries", "counterfactual"] | None = None
+    select: list[int] | None = Field(None, description="Which canaries or facts (indices), default all canaries / the first n_facts frequent facts.")
+    n_facts: int = Field(4, ge=1, exclude_if=lambda v: v == 4,
+                         description="counterfactual: how many frequent facts to contradict when select is not given.")
+    lr_scale: float | None = Field(None, gt=0, exclude_if=lambda v: v is None,
+                                   description="Multiply the learning rate by this over the steps (no documents).")
     start: int = Field(ge=0, description="First step of the injection.")
     end: int = Field(ge=0, description="Last step of the injection (inclusive).")
     every: int = Field(1, ge=1, description="Inject at every k-th step of the range.")
@@ -159,14 +170,99 @@ class InterventionSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self):
-        given = [x for x in (self.docs, self.file, self.source) if x]
+        given = [x for x in (self.docs, self.file, self.source, self.lr_scale) if x]
         if len(given) != 1:
             raise ValueError(
-                f"intervention {self.name!r} needs exactly one of docs, file or source='canaries'"
+                f"intervention {self.name!r} needs exactly one of docs, file, "
+                "source='canaries'|'counterfactual' or lr_scale"
             )
         if self.end < self.start:
             raise ValueError(f"intervention {self.name!r}: end ({self.end}) is before start ({self.start})")
         return self
+
+    @property
+    def injects(self) -> bool:
+        """True when it injects documents (False for a learning-rate change)."""
+        return self.lr_scale is None
+
+
+BRANCH_TRAIN_KEYS = ("lr", "min_lr_ratio", "schedule", "weight_decay", "beta1", "beta2", "grad_clip")
+
+
+class BranchSpec(_Strict):
+    """Runs that continue a run from one of its steps with something changed.
+
+    A branch starts from ``parent``'s weights, optimizer state, RNG state and
+    data position at step ``at`` and trains on, with its own data-order seed,
+    interventions or hyperparameters, for ``steps`` more steps or to the
+    parent's last step. The lists ``at``, ``data_seed``, ``intervention`` and
+    any of the train keys ``lr``, ``weight_decay``, ... are crossed; each
+    combination is one run, with id ``<name>-at<k>[-data<d>][-<intervention>][-<key><v>]``
+    and factors ``parent`` and ``branch_step``. A branch with nothing changed
+    reproduces its parent exactly. Interventions in a branch count their
+    ``start``/``end`` from the branch step.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Id prefix of these branches.")
+    parent: str = Field(description="Run id to branch from (a grid run or an earlier branch).")
+    at: list[int] = Field(min_length=1, description="Branch steps (steps of the parent).")
+    data_seed: list[int] | None = Field(None, description="Data-order seeds from the branch step on (default: the parent's).")
+    intervention: list[str] | None = Field(None, description="Intervention names ('none' = none).")
+    steps: int | None = Field(None, ge=1, description="Steps to train after the branch step (default: to the parent's last step).")
+    checkpoints: str | list[int] | None = Field(
+        None, description="Checkpoint schedule counted from the branch step (default: the parent's schedule over the branch's length).")
+
+    @field_validator("at")
+    @classmethod
+    def _steps_nonneg(cls, v):
+        if any(x < 0 for x in v):
+            raise ValueError(f"branch steps must be >= 0, got {v}")
+        return sorted(set(v))
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _schedule(cls, v):
+        return v if v is None else TrainSpec._schedule(v)
+
+    @model_validator(mode="after")
+    def _known_keys(self):
+        for key, value in (self.model_extra or {}).items():
+            if key not in BRANCH_TRAIN_KEYS:
+                raise ValueError(
+                    f"branches.{key} cannot change in a branch; allowed: at, data_seed, "
+                    f"intervention, steps, checkpoints, {', '.join(BRANCH_TRAIN_KEYS)}"
+                )
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"branches.{key} must be a non-empty list of values, got {value!r}")
+        return self
+
+    @property
+    def changes(self) -> dict[str, list]:
+        """The crossed train-key changes, in a stable order."""
+        return dict(self.model_extra or {})
+
+
+class RLSpec(_Strict):
+    """RL fine-tuning of one base checkpoint across RL seeds (``pathdep rl``).
+
+    The built-in task ``world-spelling`` asks world facts whose values the
+    corpus writes in two interchangeable spellings (``data.spelling_variants``);
+    the reward is 1 for the right value in either spelling.
+    """
+
+    task: Literal["world-spelling"] = "world-spelling"
+    base: str | None = Field(None, description="Run id of the base model (default: the suite's first run).")
+    step: int | None = Field(None, ge=0, description="Checkpoint step of the base (default: its last).")
+    seeds: list[int] = Field([0, 1, 2, 3, 4, 5, 6, 7], min_length=2, description="RL seeds.")
+    steps: int = Field(100, ge=1, description="Policy-gradient steps per RL seed.")
+    prompts_per_step: int = Field(8, ge=1, description="Prompts per step.")
+    group: int = Field(8, ge=2, description="Samples per prompt (group baseline, GRPO-style).")
+    lr: float = Field(1e-4, gt=0, description="Adam learning rate.")
+    max_new_tokens: int = Field(8, ge=1, description="Longest sampled answer, in tokens.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
+    eval_every: int = Field(5, ge=1, description="Measure the form share every this many steps.")
 
 
 class MeasureSpec(_Strict):
@@ -209,6 +305,8 @@ class Spec(_Strict):
     train: TrainSpec
     grid: GridSpec = GridSpec()
     interventions: list[InterventionSpec] = Field(default_factory=list)
+    branches: list[BranchSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
+    rl: RLSpec | None = Field(None, exclude_if=lambda v: v is None)
     measure: MeasureSpec = MeasureSpec()
     report: ReportSpec = ReportSpec()
 
@@ -223,11 +321,26 @@ class Spec(_Strict):
                     f"grid.intervention names {n!r}, which is not an intervention; "
                     f"defined: {names + ['none']}"
                 )
+        bnames = [b.name for b in self.branches]
+        if len(set(bnames)) != len(bnames):
+            raise ValueError(f"branches have duplicate names: {bnames}")
+        for b in self.branches:
+            for n in b.intervention or []:
+                if n != "none" and n not in names:
+                    raise ValueError(
+                        f"branches {b.name!r} names intervention {n!r}, which is not defined; "
+                        f"defined: {names + ['none']}"
+                    )
         return self
 
     def digest(self) -> str:
-        """A hash of everything that determines the trained weights."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        """A hash of everything that determines the grid runs' weights.
+
+        Branches and RL fine-tuning are left out: adding them to a trained suite
+        adds runs without changing the existing ones.
+        """
+        dump = self.model_dump(mode="json", exclude={"branches", "rl"})
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _allowed_at(model: type[BaseModel], loc: tuple) -> list[str]:
