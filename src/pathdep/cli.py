@@ -71,7 +71,6 @@ def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")]):
     """Check a spec without running it; list its runs."""
     from pathdep.spec import load_spec
     from pathdep.train.grid import expand_grid
-    from pathdep.train.schedule import checkpoint_steps
 
     s = load_spec(spec)
     plans = expand_grid(s)
@@ -79,7 +78,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")]):
     for col in ("run", "factors", "checkpoints"):
         table.add_column(col)
     for p in plans:
-        n = len(checkpoint_steps(p.train.checkpoints, p.train.steps))
+        n = len(p.checkpoint_steps())
         table.add_row(p.id, ", ".join(f"{k}={v}" for k, v in p.factors.items()), str(n))
     Console().print(table)
     Console().print(f"[green]{spec} is valid.[/]")

@@ -37,21 +37,36 @@ def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = 
     if src is not None and not (out / "spec.toml").exists():
         (out / "spec.toml").write_text(src.read_text())
     todo = [p for p in plans if not runs or p.id in runs]
-    _run_all(out, todo, executor, address)
+    _run_all(out, todo, executor, address, {p.id: p for p in plans})
     return write_manifest(out, spec, plans)
 
 
-def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None) -> None:
+def _waves(plans: list[RunPlan], every: dict[str, RunPlan]) -> list[list[RunPlan]]:
+    """Runs grouped so that each branch comes after its parent (grid runs first)."""
+    def depth(p: RunPlan) -> int:
+        return 0 if p.parent is None else 1 + depth(every[p.parent])
+
+    waves: dict[int, list[RunPlan]] = {}
+    for p in plans:
+        waves.setdefault(depth(p), []).append(p)
+    return [waves[d] for d in sorted(waves)]
+
+
+def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None,
+             every: dict[str, RunPlan] | None = None) -> None:
+    every = every or {p.id: p for p in plans}
     if executor == "inprocess":
         for p in plans:
-            summary = train_run(out, p)
+            summary = train_run(out, p, every)
             log.info("trained %s: %s", p.id, summary)
         return
     from pathdep.errors import PathdepError
     from pathdep.executors import get_executor
 
+    results = []
     with get_executor(executor, address) as ex:
-        results = list(ex.map(_train_job, [(str(out), p) for p in plans]))
+        for wave in _waves(plans, every):  # parents first, so branches find their states
+            results += list(ex.map(_train_job, [(str(out), p, every) for p in wave]))
     failed = [r for r in results if not r.ok]
     for r in results:
         log.info("trained %s on %s: %s", r.job[1].id, executor, r.value if r.ok else r.error)
@@ -63,10 +78,10 @@ def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None
         )
 
 
-def _train_job(job: tuple[str, RunPlan]) -> dict:
+def _train_job(job: tuple[str, RunPlan, dict]) -> dict:
     """One run as an executor job (a top-level function, so Ray can ship it)."""
-    out, plan = job
-    return train_run(Path(out), plan)
+    out, plan, every = job
+    return train_run(Path(out), plan, every)
 
 
 from pathdep._callable import make_callable  # noqa: E402

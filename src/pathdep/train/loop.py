@@ -5,6 +5,15 @@
                                           train loss, what was seen when)
     runs/<id>/state/                      optimizer, RNG and step of the newest
                                           checkpoint, for resuming
+    runs/<id>/branch-states/step-0000300.pt   weights, optimizer, RNG and what was
+                                          seen at a step where branches start
+
+A branch (``RunPlan.parent``) starts from its parent's branch state: the same
+weights, optimizer moments, RNG and data position (the batch of a step is a
+function of the data-order seed and the step alone). When that state is
+missing (the branch was added after the parent finished), the parent is
+replayed deterministically up to the branch step, which gives the identical
+state.
 
 Determinism: the init seed fixes the weights and dropout, the data-order seed
 the batches; the same spec on the same machine gives bit-identical weights,
@@ -13,9 +22,11 @@ and a resumed run ends exactly where an uninterrupted one would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -24,10 +35,10 @@ import numpy as np
 import torch
 
 from pathdep import atomic, progress
+from pathdep.errors import PathdepError
 from pathdep.train.batches import DataOrder, Injector, SeenLog, TokenizedCorpus
 from pathdep.train.grid import RunPlan
 from pathdep.train.model import build_model
-from pathdep.train.schedule import checkpoint_steps
 
 log = logging.getLogger(__name__)
 SIDECAR = "pathdep.json"
@@ -38,23 +49,44 @@ def ckpt_dir(out: Path, run_id: str, step: int) -> Path:
 
 
 def lr_at(step: int, plan: RunPlan) -> float:
-    """Linear warm-up to the peak, then cosine/linear decay to min_lr_ratio * peak."""
+    """Linear warm-up to the peak, then cosine/linear decay to min_lr_ratio * peak.
+
+    ``step`` is 0-based (update ``step + 1``); interventions with ``lr_scale``
+    multiply the rate over their steps.
+    """
     t = plan.train
     if t.warmup and step < t.warmup:
-        return t.lr * (step + 1) / t.warmup
-    if t.schedule == "constant":
-        return t.lr
-    frac = (step - t.warmup) / max(1, t.steps - t.warmup)
-    shape = 0.5 * (1 + math.cos(math.pi * frac)) if t.schedule == "cosine" else 1 - frac
-    return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * shape)
+        lr = t.lr * (step + 1) / t.warmup
+    elif t.schedule == "constant":
+        lr = t.lr
+    else:
+        frac = (step - t.warmup) / max(1, t.steps - t.warmup)
+        shape = 0.5 * (1 + math.cos(math.pi * frac)) if t.schedule == "cosine" else 1 - frac
+        lr = t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * shape)
+    for iv in plan.interventions:
+        if iv.lr_scale is not None and iv.start <= step + 1 <= iv.end \
+                and (step + 1 - iv.start) % iv.every == 0:
+            lr *= iv.lr_scale
+    return lr
 
 
-def _optimizer(model, plan: RunPlan):
+def _optimizer(model, plan: RunPlan, state: dict | None = None):
+    """AdamW with weight decay on matrices only; ``state`` restores its moments.
+
+    Restoring keeps this plan's hyperparameters (a branch may change them),
+    not the ones saved with the moments.
+    """
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": plan.train.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=plan.train.lr, betas=(plan.train.beta1, plan.train.beta2))
+    betas = (plan.train.beta1, plan.train.beta2)
+    opt = torch.optim.AdamW(groups, lr=plan.train.lr, betas=betas)
+    if state is not None:
+        opt.load_state_dict(state)
+        for g, wd in zip(opt.param_groups, (plan.train.weight_decay, 0.0), strict=True):
+            g["weight_decay"], g["betas"] = wd, betas
+    return opt
 
 
 def _save_checkpoint(out, plan, model, opt, step, tokens, loss, seen: SeenLog):
@@ -74,8 +106,50 @@ def _state_file(out: Path, run_id: str) -> Path:
     return Path(out) / "runs" / run_id / "state" / "state.pt"
 
 
-def _start(out: Path, plan: RunPlan, tok):
-    """(model, optimizer, step, seen): fresh from the init seed, or resumed from disk.
+def branch_state_file(out: Path, run_id: str, step: int) -> Path:
+    return Path(out) / "runs" / run_id / "branch-states" / f"step-{step:07d}.pt"
+
+
+def _save_branch_state(out: Path, plan: RunPlan, model, opt, step: int, seen: SeenLog) -> None:
+    path = branch_state_file(out, plan.id, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "rng": torch.get_rng_state(), "step": step, "seen": seen.to_dict()}, tmp)
+    tmp.replace(path)
+
+
+def _initial(out: Path, plan: RunPlan, tok, plans: dict[str, RunPlan] | None):
+    """(model, optimizer, step, seen) where ``plan`` begins: its init, or its parent's branch state."""
+    if plan.parent is None:
+        torch.manual_seed(plan.seed)
+        model = build_model(plan.model, tok)
+        return model, _optimizer(model, plan), 0, SeenLog()
+    if not plans or plan.parent not in plans:
+        raise PathdepError(f"run {plan.id} branches from {plan.parent!r}, which is not in this suite")
+    path = branch_state_file(out, plan.parent, plan.branch_step)
+    if not path.is_file():
+        _replay(out, plans[plan.parent], [plan.branch_step], tok, plans)
+    state = torch.load(path, weights_only=False)
+    torch.manual_seed(plan.seed)
+    model = build_model(plan.model, tok)
+    model.load_state_dict(state["model"])
+    torch.set_rng_state(state["rng"])
+    return model, _optimizer(model, plan, state["optimizer"]), plan.branch_step, SeenLog(state["seen"])
+
+
+def _replay(out: Path, plan: RunPlan, steps: list[int], tok, plans) -> None:
+    """Retrain ``plan`` from its beginning to max(steps), saving branch states, no checkpoints.
+
+    Training is deterministic, so the states equal those an uninterrupted run saves.
+    """
+    log.info("run %s: replaying to step %d for its branches", plan.id, max(steps))
+    replay = dataclasses.replace(plan, branch_states=sorted(set(steps)), end=max(steps))
+    _train(out, replay, tok, plans, checkpoints=False)
+
+
+def _start(out: Path, plan: RunPlan, tok, plans=None):
+    """(model, optimizer, step, seen): fresh (init or branch point), or resumed from disk.
 
     Resuming loads the newest checkpoint through ``from_pretrained`` (which maps
     saved names such as ``embed_out`` back), then the optimizer and RNG state.
@@ -84,14 +158,11 @@ def _start(out: Path, plan: RunPlan, tok):
 
     state_file = _state_file(out, plan.id)
     if not state_file.is_file():
-        torch.manual_seed(plan.seed)
-        model = build_model(plan.model, tok)
-        return model, _optimizer(model, plan), 0, SeenLog()
+        return _initial(out, plan, tok, plans)
     state = torch.load(state_file, weights_only=False)
     step = state["step"]
     model = GPTNeoXForCausalLM.from_pretrained(ckpt_dir(out, plan.id, step), dtype=torch.float32)
-    opt = _optimizer(model, plan)
-    opt.load_state_dict(state["optimizer"])
+    opt = _optimizer(model, plan, state["optimizer"])
     torch.set_rng_state(state["rng"])
     log.info("run %s: resuming from step %d", plan.id, step)
     return model, opt, step, SeenLog(state["seen"])
@@ -109,8 +180,11 @@ def load_corpus(out: Path) -> TokenizedCorpus:
     return TokenizedCorpus(z["ids"], z["offsets"], {int(k): v for k, v in tracked.items()})
 
 
-def train_run(out: Path, plan: RunPlan) -> dict:
-    """Train (or finish) one run; return a summary (final loss, tokens/s, resumed from)."""
+def train_run(out: Path, plan: RunPlan, plans: dict[str, RunPlan] | None = None) -> dict:
+    """Train (or finish) one run; return a summary (final loss, tokens/s, resumed from).
+
+    ``plans`` (run id -> plan) is needed for branches, to find their parents.
+    """
     from transformers import AutoTokenizer
 
     from pathdep._hf import quiet
@@ -121,18 +195,31 @@ def train_run(out: Path, plan: RunPlan) -> dict:
         torch.set_num_threads(plan.train.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     tok = AutoTokenizer.from_pretrained(out / "tokenizer")
+    return _train(out, plan, tok, plans, checkpoints=True)
+
+
+def _train(out: Path, plan: RunPlan, tok, plans, *, checkpoints: bool) -> dict:
     order = DataOrder(load_corpus(out), plan.data_seed, plan.model.context, plan.train.batch_size)
-    injector = Injector(plan.interventions, _injections(out, tok))
-    save_at = set(checkpoint_steps(plan.train.checkpoints, plan.train.steps))
-    model, opt, start, seen = _start(out, plan, tok)
+    injector = Injector([i for i in plan.interventions if i.injects], _injections(out, tok))
+    save_at = set(plan.checkpoint_steps()) if checkpoints else set()
+    states_at = {k for k in plan.branch_states
+                 if not branch_state_file(out, plan.id, k).is_file()}
+    last = plan.last_step
+    if checkpoints:
+        model, opt, start, seen = _start(out, plan, tok, plans)
+    else:
+        model, opt, start, seen = _initial(out, plan, tok, plans)
     tokens_per_step = plan.train.batch_size * plan.model.context
-    if start == 0 and 0 in save_at:
-        _save_checkpoint(out, plan, model, opt, 0, 0, None, seen)
+    if start in save_at and not (ckpt_dir(out, plan.id, start) / SIDECAR).is_file():
+        _save_checkpoint(out, plan, model, opt, start, start * tokens_per_step, None, seen)
+    if start in states_at:
+        _save_branch_state(out, plan, model, opt, start, seen)
     model.train()
     losses, t0 = [], time.perf_counter()
-    with progress.bar(f"train {plan.id}", total=plan.train.steps, info="") as bar:
+    label = f"train {plan.id}" if checkpoints else f"replay {plan.id}"
+    with progress.bar(label, total=last, info="") as bar:
         bar.advance(start)
-        for step in range(start + 1, plan.train.steps + 1):
+        for step in range(start + 1, last + 1):
             batch, docs = order.batch(step - 1)
             seen.add(step, injector.apply(step, batch))
             seen.add(step, (i for d in docs for i in order.c.tracked.get(d, ())))
@@ -145,6 +232,8 @@ def train_run(out: Path, plan: RunPlan) -> dict:
             opt.step()
             opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
+            if step in states_at:
+                _save_branch_state(out, plan, model, opt, step, seen)
             if step in save_at:
                 _save_checkpoint(out, plan, model, opt, step, step * tokens_per_step,
                                  float(np.mean(losses)), seen)
@@ -152,6 +241,6 @@ def train_run(out: Path, plan: RunPlan) -> dict:
             rate = (step - start) * tokens_per_step / (time.perf_counter() - t0)
             bar.advance(1, info=f"loss {loss.item():.3f}  {rate:,.0f} tok/s")
     elapsed = time.perf_counter() - t0
-    done = plan.train.steps - start
+    done = last - start
     return {"run": plan.id, "resumed_from": start, "steps": done,
             "tokens_per_s": done * tokens_per_step / elapsed if done else None}

@@ -21,6 +21,7 @@ import numpy as np
 
 from pathdep import atomic
 from pathdep.data import generate
+from pathdep.data.counterfactual import counterfactual_docs
 from pathdep.data.tokenizer import check_encodes, load_tokenizer_from, train_bpe
 from pathdep.errors import PathdepError
 from pathdep.spec import Spec
@@ -49,7 +50,11 @@ def claim_folder(spec: Spec, out: Path) -> None:
 def _injected(spec: Spec, info: dict) -> dict[str, list[list[str]]]:
     out = {}
     for iv in spec.interventions:
-        if iv.docs:
+        if not iv.injects:
+            continue
+        if iv.source == "counterfactual":
+            items = counterfactual_docs(info, iv.select, iv.n_facts, iv.name)
+        elif iv.docs:
             items = [[f"{iv.name}:{i}", d] for i, d in enumerate(iv.docs)]
         elif iv.file:
             p = Path(iv.file)
@@ -110,10 +115,11 @@ def prepare(spec: Spec, out: Path):
         tc = TokenizedCorpus.build(tok, corpus.docs, corpus.annotations)
         atomic.write_json(data_dir / "info.json", corpus.info)
         atomic.write_json(data_dir / "tracked.json", {str(k): v for k, v in tc.tracked.items()})
-        atomic.write_json(data_dir / "injected.json", injected)
         tmp = data_dir / ".train.tmp-npz.npz"
         np.savez(tmp, ids=tc.ids, offsets=tc.offsets)
         tmp.rename(npz)
+    # rewritten every time: branches may bring interventions the grid runs did not have
+    atomic.write_json(data_dir / "injected.json", injected)
     log.info("suite %s: %d training documents, %d tokens, vocab %d", spec.name, tc.n_docs,
              len(tc.ids), len(tok))
     return tok, tc
