@@ -52,6 +52,18 @@ def test_trained_model_beats_random_init(measured):
     for p in ("end_punct", "capital"):
         assert b.loc[120, p] > b.loc[0, p] + 0.2, (p, b[p].tolist())
     assert b.loc[120, "canary_early"] == 1.0  # the injected canary is memorised
+    assert b.loc[120, "iv:c"] == 1.0  # ... and followed as the intervention's target
+
+
+def test_store_records_what_each_run_saw_when(measured):
+    import json
+
+    ds, _, _ = measured
+    seen = json.loads(ds.attrs["seen"])
+    assert seen["seed0-data0-c"]["canary:0"] == list(range(5, 101, 2))
+    assert any(k.startswith("fact:") for k in seen["seed0-data0-c"])  # rare facts are tracked
+    items = ds.item_id.values[ds.item_probe.values == "iv:c"]
+    assert list(items) == ["canary:0"]
     assert ds.behavior_margin.sel(step=120, probe="end_punct").item() > 0
 
 

@@ -128,3 +128,12 @@ def test_counterfactual_intervention_states_other_values(tmp_path, tiny_spec):
     assert seen["cf:" + cfs[0]["entity"] + ":" + cfs[0]["attribute"]] == [5]
     with pytest.raises(PathdepError, match="outside the world"):
         counterfactual_facts(info, [10_000], 2)
+    # the measurement follows them with the probe iv:cf (counterfactual vs true value)
+    from pathdep.data import generate
+    from pathdep.probes.world import intervention_probes
+
+    (probe,) = intervention_probes(generate(spec.data, "eval"), spec.model_dump(mode="json"))
+    assert probe.name == "iv:cf" and len(probe.items) == sum(len(c["prompts"]) for c in cfs)
+    first = probe.items[0]
+    assert first.prompt == cfs[0]["prompts"][0]
+    assert first.correct == (" " + cfs[0]["counter"],) and first.incorrect == (" " + cfs[0]["value"],)

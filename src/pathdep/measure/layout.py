@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from pathdep.errors import PathdepError
 from pathdep.measure.evalset import build_evalset
@@ -87,6 +88,21 @@ def _probes(suite: Suite, cfg: MeasureSpec, tok, context: int):
     return compile_probes(probes, tok, context, skip_bad=cfg.probes == "auto")
 
 
+def _seen(suite: Suite) -> str:
+    """JSON {run: {item: [steps]}}: when each run saw its tracked facts and injections.
+
+    Read from the sidecar of each run's last checkpoint (suites pathdep
+    trained); "" when no run has one.
+    """
+    out = {}
+    for r in suite.runs:
+        ck = r.checkpoints[-1] if r.checkpoints else None
+        side = Path(ck.path) / "pathdep.json" if ck is not None and ck.path else None
+        if side is not None and side.is_file():
+            out[r.id] = json.loads(side.read_text()).get("seen") or {}
+    return json.dumps(out) if out else ""
+
+
 def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = None) -> Layout:
     """The store layout for ``suite`` measured on ``eval`` with options ``cfg``."""
     import pathdep
@@ -113,6 +129,7 @@ def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = N
         "icl_early_pos": early, "icl_late_pos": late, "dist_full": full, "vocab_size": vocab,
         "pathdep_version": pathdep.__version__,
         "measure_options": json.dumps(cfg.model_dump(mode="json")),
+        "seen": _seen(suite),
     }
     return Layout(suite=suite.name, runs=suite.run_ids, factors={r.id: r.factors for r in suite.runs},
                   steps=suite.steps, tokens=es.tokens, token_str=es.token_str,

@@ -23,7 +23,7 @@ from pathlib import Path
 from pathdep.errors import PathdepError
 from pathdep.probes.core import Probe, load_probe_file
 from pathdep.probes.english import english_probes
-from pathdep.probes.world import BUILDERS, CANARY_GROUPS, world_probe
+from pathdep.probes.world import BUILDERS, CANARY_GROUPS, intervention_probes, world_probe
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ REGISTRY: dict[str, Entry] = {
     **{n: Entry(n, "world", d) for n, (d, _) in BUILDERS.items()},
     **{n: Entry(n, "world", f"canary prompt -> its target vs other canaries' targets ({g})")
        for n, g in CANARY_GROUPS.items()},
+    "interventions": Entry("interventions", "world", "iv:<name> for each canary or "
+                           "counterfactual intervention: what it planted, by prompt"),
     **{p.name: Entry(p.name, "english", p.description) for p in english_probes()},
 }
 BATTERIES: dict[str, list[str]] = {
@@ -99,6 +101,9 @@ def select_probes(option: str | Sequence[str] | None, spec: dict | None) -> list
             probes.append(next(p for p in english_probes() if p.name == name))
             continue
         corpus = corpus or _world_corpus(spec, name)
+        if name == "interventions":
+            probes += intervention_probes(corpus, spec)
+            continue
         p = world_probe(name, corpus, spec)
         if p.items:
             probes.append(p)

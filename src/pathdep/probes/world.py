@@ -210,7 +210,43 @@ def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
     return Probe(name, items, desc, "world")
 
 
+def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
+    """``iv:<name>``: what each document intervention of the spec plants, as a probe.
+
+    Canaries: the canary's prompt -> its target vs other canaries' targets.
+    Counterfactual facts: each template's prompt -> the counterfactual value vs
+    the true one (accuracy 1 = the counterfactual is believed). Interventions
+    with free-form documents or a learning-rate change have no target probe.
+    """
+    from pathdep.data.counterfactual import counterfactual_facts
+
+    cs = corpus.info.get("canaries") or []
+    targets = [c["target"] for c in cs]
+    out = []
+    for iv in (spec or {}).get("interventions") or []:
+        if not iv.get("name"):
+            continue
+        if iv.get("source") == "canaries" and len(set(targets)) > 1:
+            chosen = iv.get("select") or range(len(cs))
+            items = [Item(cs[i]["prompt"], (cs[i]["target"],),
+                          tuple(t for t in targets if t != cs[i]["target"]), cs[i]["id"])
+                     for i in chosen if 0 <= i < len(cs)]
+            desc = "the injected canaries: prompt -> its target vs other canaries' targets"
+        elif iv.get("source") == "counterfactual":
+            items = [it for cf in counterfactual_facts(corpus.info, iv.get("select"),
+                                                       iv.get("n_facts", 4), iv["name"])
+                     for t, prompt in enumerate(cf["prompts"])
+                     if (it := _pair(f"{prompt} {cf['counter']}.", len(prompt) + 1, cf["counter"],
+                                     [cf["value"]], f"{cf['id']}@t{t}")) is not None]
+            desc = "the injected counterfactual facts: counterfactual value vs the true one"
+        else:
+            continue
+        if items:
+            out.append(Probe(f"iv:{iv['name']}", items, desc, "world"))
+    return out
+
+
 def world_probes(corpus: Corpus, spec: dict | None = None) -> list[Probe]:
     """Every world probe that has items in ``corpus`` (an eval split of the world generator)."""
     probes = [world_probe(n, corpus, spec) for n in [*BUILDERS, *CANARY_GROUPS]]
-    return [p for p in probes if p.items]
+    return [p for p in probes if p.items] + intervention_probes(corpus, spec)
