@@ -19,8 +19,8 @@ from pathdep.report.cli import report_cmd
 from pathdep.report.render import figure_payload, fmt, safe_json, table_view
 from pathdep.report.sections import arrange
 
-ORDER = ["differences", "clusters", "predictiveness", "circuits", "learning-curves", "pca",
-         "outliers", "other-interventions"]
+ORDER = ["differences", "clusters", "predictiveness", "circuits", "interventions",
+         "learning-curves", "pca", "outliers"]
 
 
 def _page(path: Path) -> str:
@@ -61,8 +61,7 @@ def test_arrange_places_by_name_then_question_then_other():
                    r("drift", "A/E (drift)"), r("interventions", "F")])
     assert [(s.key, [x.name for x in s.results]) for s in got] == [
         ("differences", ["agreement", "variance", "drift"]), ("clusters", ["mystery"]),
-        ("circuits", ["circuits"]), ("pca", ["loss_pca"]),
-        ("other-interventions", ["interventions"]),
+        ("circuits", ["circuits"]), ("interventions", ["interventions"]), ("pca", ["loss_pca"]),
         ("other-prompt-dependence", ["prompt_dependence"])]
 
 
