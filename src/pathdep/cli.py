@@ -6,6 +6,8 @@
     pathdep run SPEC --out DIR        every stage of a spec
     pathdep suites                    the public suite presets
     pathdep ls probes                 the behaviour probes
+    pathdep barriers SUITE            loss barriers: instability and basins
+    pathdep rl SUITE                  RL fine-tuning across RL seeds
 
 Bad input prints one clear message and exits with status 2.
 """
@@ -176,6 +178,8 @@ _register_stage("pathdep.analyze.cli", "analyze_cmd", "analyze")
 _register_stage("pathdep.report.cli", "report_cmd", "report")
 _register_stage("pathdep.prompts.cli", "forking_cmd", "forking")
 _register_stage("pathdep.prompts.cli", "prompts_cmd", "prompts")
+_register_stage("pathdep.lmc.cli", "barriers_cmd", "barriers")
+_register_stage("pathdep.rl.cli", "rl_cmd", "rl")
 
 
 if __name__ == "__main__":

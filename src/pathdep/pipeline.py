@@ -61,11 +61,24 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
             from pathdep.probes.markov_suite import markov_algorithms
 
             markov_algorithms(suite, made["analysis"])
+        _model_analyses(spec_obj, suite, store, made["analysis"])
     if _has("pathdep.report"):
         from pathdep.report import report
 
         made["report"] = report(store, out / "report.html", title=spec_obj.report.title)
     return made
+
+
+def _model_analyses(spec: Spec, suite, store: Path, out: Path) -> None:
+    """The analyses that load models again: loss barriers (branches), RL fine-tuning."""
+    if _has("pathdep.lmc") and (spec.branches or len(suite.runs) >= 3):
+        from pathdep.lmc import lmc
+
+        lmc(suite, store, out)
+    if _has("pathdep.rl") and spec.rl is not None:
+        from pathdep.rl import rl_paths
+
+        rl_paths(suite, spec.rl, out)
 
 
 def demo(out: str | Path = "pathdep-demo", **kw) -> dict[str, Path]:
