@@ -222,7 +222,7 @@ def drop_cells(ds: xr.Dataset, run: int, step_idx: list[int]) -> xr.Dataset:
     return ds
 
 
-def make_store(n_runs: int = 5, n_steps: int = 12, seed: int = 0, ragged: bool = True) -> xr.Dataset:
+def plain_store(n_runs: int = 5, n_steps: int = 12, seed: int = 0, ragged: bool = True) -> xr.Dataset:
     """Every variable of the schema, planted structure everywhere; runs 0 and last ragged."""
     lr = np.array(["1e-3", "3e-3"])[np.arange(n_runs) % 2]
     ds = base(n_runs, n_steps, seed=seed, factors={"seed": list(range(n_runs)), "lr": lr})
@@ -238,3 +238,172 @@ def make_store(n_runs: int = 5, n_steps: int = 12, seed: int = 0, ragged: bool =
         ds = drop_cells(ds, 0, [3])
         ds = drop_cells(ds, n_runs - 1, [n_steps - 1])
     return ds
+
+
+# --- fact timing and interventions (fact_timing.py, interventions.py) -------------------------
+
+def add_fact_items(ds: xr.Dataset, n_rare: int = 40, n_freq: int = 10, n_canary: int = 6,
+                   tau: float | None = 200.0, p_freq: float = 0.9, seed: int = 0) -> xr.Dataset:
+    """Fact and canary probe items (``probe_item_correct``/``_margin``) and the ``seen`` attribute.
+
+    In every run (its own data order) rare fact i is seen 1–3 times at uniform random steps; the
+    first half of the canaries is injected in the first tenth of training, the rest never. Recall
+    at a step: with ``tau``, 0.1 + 0.8·exp(−(steps since the latest sighting)/tau), 0.1 before
+    any (late-seen facts recalled, early-seen ones forgotten); with ``tau=None``, 0.5 always (no
+    dependence). Frequent facts: ``p_freq``. Rare facts 0 and 1 have two items (two eval docs).
+    """
+    import json
+
+    rng = np.random.default_rng(seed + 8)
+    steps = ds["step"].values.astype(np.int64)
+    T = int(steps.max())
+    runs = [str(r) for r in ds["run"].values]
+    items = ([("fact_rare", f"fact:e{i}:city@doc{d}", f"fact:e{i}:city")
+              for i in range(n_rare) for d in range(2 if i < 2 else 1)]
+             + [("fact_frequent", f"fact:f{i}:city@doc{50 + i}", None) for i in range(n_freq)]
+             + [("canary_early" if i < n_canary // 2 else "canary_none", f"canary:{i}",
+                 f"canary:{i}") for i in range(n_canary)])
+    seen = {}
+    for r in runs:
+        d = {f"fact:e{i}:city": sorted(set(rng.integers(1, T + 1, rng.integers(1, 4)).tolist()))
+             for i in range(n_rare)}
+        d |= {f"canary:{i}": sorted(set(rng.integers(1, max(2, T // 10), 2).tolist()))
+              for i in range(n_canary // 2)}
+        seen[r] = d
+    n_runs, n_steps = ds.sizes["run"], ds.sizes["step"]
+    p = np.full((n_runs, n_steps, len(items)), 0.5)
+    for j, (_, _, key) in enumerate(items):
+        for r, run in enumerate(runs):
+            if key is None:
+                p[r, :, j] = p_freq
+            elif tau is not None:
+                s = np.asarray(seen[run].get(key, []))
+                for t, st in enumerate(steps):
+                    before = s[s <= st]
+                    recent = np.exp(-(st - before[-1]) / tau) if before.size else 0.0
+                    p[r, t, j] = 0.1 + 0.8 * recent
+    correct = (rng.random(p.shape) < p).astype(np.float32)
+    margin = ((2 * correct - 1) * 1.5 + rng.normal(0, 0.3, p.shape)).astype(np.float32)
+    notdone = ~np.asarray(ds["done"].values, bool)
+    correct[notdone], margin[notdone] = np.nan, np.nan
+    ds = ds.assign_coords(item_probe=("item", [i[0] for i in items]),
+                          item_id=("item", [i[1] for i in items]))
+    ds["probe_item_correct"] = (("run", "step", "item"), correct)
+    ds["probe_item_margin"] = (("run", "step", "item"), margin)
+    ds.attrs["seen"] = json.dumps(seen)
+    return ds
+
+
+def _effect_curve(steps: np.ndarray, b: int, length: int, peak: float, q: float,
+                  tau: float) -> np.ndarray:
+    """0 before ``b``, a ramp to ``peak`` over the intervention, then decay to ``q``·peak."""
+    t = steps.astype(float)
+    ramp = peak * np.clip((t - b) / length, 0, 1)
+    after = peak * (q + (1 - q) * np.exp(-np.maximum(t - b - length, 0) / tau))
+    return np.where(t <= b, 0.0, np.where(t <= b + length, ramp, after))
+
+
+def intervention_store(branch_steps=(20, 40, 60, 80, 100, 120), retained=1.0, data_seeds=(0, 1),
+                       n_steps: int = 21, dt: int = 10, length: int = 10, peak: float = 3.0,
+                       tau: float = 15.0, noise: float = 0.02, seed: int = 0,
+                       spec: bool = True) -> xr.Dataset:
+    """A parent run ``p`` and its branches: at every branch step and data seed a control
+    (intervention none) and a ``canary`` branch whose target probe ``iv:canary`` gains ``peak``
+    nats over ``length`` steps and then keeps the fraction ``retained`` of it (broadcast to
+    (branch step, data seed)); the battery probes move by a tenth of that. Branch runs are not
+    done before their branch step. Steps 0, dt, …"""
+    import json
+
+    rng = np.random.default_rng(seed + 9)
+    steps = np.arange(n_steps) * dt
+    q = np.broadcast_to(np.asarray(retained, float), (len(branch_steps), len(data_seeds)))
+    runs = [("p", "", -1, 0, "none", 0.0)]
+    for i, b in enumerate(branch_steps):
+        for j, d in enumerate(data_seeds):
+            runs.append((f"b-at{b}-data{d}", "p", b, d, "none", 0.0))
+            runs.append((f"b-at{b}-data{d}-canary", "p", b, d, "canary", q[i, j]))
+    probes = ["brackets", "facts", "acronyms", "iv:canary"]
+    shape = (len(runs), n_steps, len(probes))
+    base_curve = np.array([1.0, 0.5, 2.0, -2.0])[None, :] * np.linspace(0.2, 1, n_steps)[:, None]
+    margin = np.broadcast_to(base_curve, shape) + rng.normal(0, noise, shape)
+    loss = 3 - np.linspace(0, 1, n_steps)[None] + rng.normal(0, noise / 4, shape[:2])
+    done = np.ones(shape[:2], bool)
+    for r, (_, parent, b, _, iv, qq) in enumerate(runs):
+        if parent:
+            done[r, steps < b] = False
+        if iv != "none":
+            e = _effect_curve(steps, b, length, peak, qq, tau)
+            margin[r, :, 3] += e
+            margin[r, :, :3] += 0.1 * e[:, None]
+            loss[r] += 0.01 * e
+    margin[~done], loss[~done] = np.nan, np.nan
+    ds = base(len(runs), n_steps, n_seq=2, n_pos=4, factors={
+        "seed": [0] * len(runs), "parent": [x[1] for x in runs],
+        "branch_step": [x[2] for x in runs], "data_seed": [x[3] for x in runs],
+        "intervention": [x[4] for x in runs]})
+    ds = ds.assign_coords(run=[x[0] for x in runs], step=steps, probe=probes)
+    ds["done"].values[:] = done
+    ds["behavior_margin"] = (("run", "step", "probe"), margin.astype(np.float32))
+    ds["behavior"] = (("run", "step", "probe"), expit(margin).astype(np.float32))
+    ds["loss"] = (("run", "step"), loss.astype(np.float32))
+    if spec:
+        ds.attrs["spec"] = json.dumps({
+            "interventions": [{"name": "canary", "source": "canaries", "start": 1, "end": length}],
+            "branches": [{"name": "b", "parent": "p", "at": list(branch_steps),
+                          "data_seed": list(data_seeds), "intervention": ["none", "canary"]}]})
+    return ds
+
+
+def add_branch_runs(ds: xr.Dataset, parent: int = 0, at: tuple[int, ...] = (4, 7),
+                    seed: int = 0) -> xr.Dataset:
+    """Append branches of run ``parent`` (copies of all its variables): at each step index in
+    ``at`` a control and a ``burst`` branch; adds probe ``iv:burst`` and ``behavior_margin``.
+    The first burst decays, the second sticks."""
+    import json
+
+    rng = np.random.default_rng(seed + 10)
+    names = [str(r) for r in ds["run"].values]
+    steps = ds["step"].values.astype(np.int64)
+    n_new = 2 * len(at)
+    ext = ds.isel(run=[parent] * n_new)
+    new_ids = [f"{names[parent]}-b{steps[a]}{s}" for a in at for s in ("", "-burst")]
+    ext = ext.assign_coords(run=new_ids)
+    ds = ds.assign_coords(factor_parent=("run", [""] * len(names)),
+                          factor_branch_step=("run", [-1] * len(names)),
+                          factor_intervention=("run", ["none"] * len(names)))
+    ext = ext.assign_coords(factor_parent=("run", [names[parent]] * n_new),
+                            factor_branch_step=("run", [int(steps[a]) for a in at for _ in (0, 1)]),
+                            factor_intervention=("run", ["none", "burst"] * len(at)))
+    out = xr.concat([ds, ext], "run", data_vars="minimal", coords="minimal", compat="override",
+                    join="outer")
+    b = np.asarray(out["behavior"].values, float)
+    n_runs, n_steps, _ = b.shape
+    margin = 4 * (b - 0.5)
+    target = -2 + rng.normal(0, 0.02, (n_runs, n_steps))
+    for i, a in enumerate(at):
+        r = len(names) + 2 * i + 1
+        x = np.arange(n_steps, dtype=float)
+        e = np.where(x <= a, 0, np.where(x == a + 1, 3.0, 3.0 * (i > 0)))
+        target[r] += e
+        margin[r] += 0.1 * e[:, None]
+    margin = np.concatenate([margin, target[..., None]], -1)
+    probes = [*map(str, out["probe"].values), "iv:burst"]
+    out = out.drop_vars(["behavior"]).drop_dims("probe").assign_coords(probe=probes)
+    done = np.asarray(out["done"].values, bool)
+    margin[~done] = np.nan
+    out["behavior"] = (("run", "step", "probe"), expit(margin).astype(np.float32))
+    out["behavior_margin"] = (("run", "step", "probe"), margin.astype(np.float32))
+    out.attrs["spec"] = json.dumps({
+        "interventions": [{"name": "burst", "source": "canaries", "start": 1, "end": 1}],
+        "branches": [{"name": names[parent], "parent": names[parent],
+                      "at": [int(steps[a]) for a in at], "intervention": ["none", "burst"]}]})
+    return out
+
+
+def make_store(n_runs: int = 5, n_steps: int = 12, seed: int = 0,
+               ragged: bool = True) -> xr.Dataset:
+    """The store above plus two pairs of branch runs of run 0 (``add_branch_runs``), fact and
+    canary probe items and ``seen`` (``add_fact_items``), so every registered analysis runs."""
+    ds = plain_store(n_runs, n_steps, seed, ragged)
+    ds = add_branch_runs(ds, seed=seed)
+    return add_fact_items(ds, n_rare=12, n_freq=4, n_canary=4, seed=seed)

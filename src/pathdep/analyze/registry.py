@@ -77,6 +77,11 @@ ANALYSES = [
     Analysis("circuit_survival", "G: are the heads doing a job at the end the ones that first "
              "did it, or were they replaced?", "circuit_survival", needs=("head_score",),
              min_runs=1),
+    Analysis("fact_timing", "E: is a fact recalled at the end depending on how often and when "
+             "in the data order it was seen?", "fact_timing", needs=("probe_item_correct",)),
+    Analysis("interventions", "F: does an early intervention's effect decay or stick, is the "
+             "outcome bimodal, and how does it depend on the branch step?", "interventions",
+             needs=("behavior_margin",)),
     Analysis("general_factor", "Is there one general factor across the path-dependence "
              "indicators of all properties?", "general_factor", any_of=PROPS, min_runs=4),
 ]
