@@ -144,9 +144,11 @@ class InterventionSpec(_Strict):
 
     Documents are ``docs`` (strings), the lines of ``file``, the data
     generator's canaries (``source = "canaries"``, optionally ``select``-ed),
-    or counterfactual facts (``source = "counterfactual"``, world suites: each
+    counterfactual facts (``source = "counterfactual"``, world suites: each
     ``select``-ed fact, default the first ``n_facts`` frequent ones, stated with
-    another value of its attribute). Each listed step from ``start`` to ``end``
+    another value of its attribute), or a burst of one behaviour's data
+    (``source = "behavior"``, ``behavior = "brackets"``: training documents
+    that hold brackets, e-mails, acronyms, repeated spans or facts). Each listed step from ``start`` to ``end``
     replaces ``rows`` rows of the batch with injected documents, cycling
     through them. ``lr_scale`` instead multiplies the learning rate over those
     steps (a short change of learning rate). In a branch (``[[branches]]``)
@@ -157,7 +159,10 @@ class InterventionSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     docs: list[str] | None = None
     file: str | None = None
-    source: Literal["canaries", "counterfactual"] | None = None
+    source: Literal["canaries", "counterfactual", "behavior"] | None = None
+    behavior: Literal["brackets", "emails", "acronyms", "repeats", "facts"] | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="source='behavior': inject training documents with this (world) annotation.")
     select: list[int] | None = Field(None, description="Which canaries or facts (indices), default all canaries / the first n_facts frequent facts.")
     n_facts: int = Field(4, ge=1, exclude_if=lambda v: v == 4,
                          description="counterfactual: how many frequent facts to contradict when select is not given.")
@@ -178,6 +183,9 @@ class InterventionSpec(_Strict):
             )
         if self.end < self.start:
             raise ValueError(f"intervention {self.name!r}: end ({self.end}) is before start ({self.start})")
+        if (self.source == "behavior") != (self.behavior is not None):
+            raise ValueError(f"intervention {self.name!r}: source = 'behavior' and behavior = "
+                             "'brackets'|'emails'|'acronyms'|'repeats'|'facts' go together")
         return self
 
     @property

@@ -112,7 +112,9 @@ def test_counterfactual_intervention_states_other_values(tmp_path, tiny_spec):
     spec = tiny_spec(data=world, tokenizer={"vocab_size": 300},
                      grid={"seed": [0], "data_seed": [0]},
                      interventions=[{"name": "cf", "source": "counterfactual", "n_facts": 2,
-                                     "start": 1, "end": 2}],
+                                     "start": 1, "end": 2},
+                                    {"name": "br", "source": "behavior", "behavior": "brackets",
+                                     "start": 1, "end": 3, "rows": 2}],
                      branches=[{"name": "x", "parent": "seed0-data0", "at": [4],
                                 "intervention": ["cf"], "steps": 4}])
     out = tmp_path / "s"
@@ -132,7 +134,14 @@ def test_counterfactual_intervention_states_other_values(tmp_path, tiny_spec):
     from pathdep.data import generate
     from pathdep.probes.world import intervention_probes
 
-    (probe,) = intervention_probes(generate(spec.data, "eval"), spec.model_dump(mode="json"))
+    # a burst of one behaviour's documents (grid runs get it: no branch names it)
+    burst = json.loads((out / "data" / "injected.json").read_text())["br"]
+    assert burst and all(any(b in text for b in "([{") for _, text in burst)
+    seen = json.loads((ckpt_dir(out, "seed0-data0", 24) / "pathdep.json").read_text())["seen"]
+    assert sorted(k for k in seen if k.startswith("br:")) == sorted(i for i, _ in burst[:6])
+    probes = intervention_probes(generate(spec.data, "eval"), spec.model_dump(mode="json"))
+    assert [p.name for p in probes] == ["iv:cf", "iv:br"]
+    probe = probes[0]
     assert probe.name == "iv:cf" and len(probe.items) == sum(len(c["prompts"]) for c in cfs)
     first = probe.items[0]
     assert first.prompt == cfs[0]["prompts"][0]

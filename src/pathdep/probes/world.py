@@ -210,10 +210,15 @@ def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
     return Probe(name, items, desc, "world")
 
 
+BEHAVIOR_PROBES = {"brackets": "brackets", "emails": "email", "acronyms": "acronym",
+                   "repeats": "induction", "facts": "fact_frequent"}
+
+
 def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
     """``iv:<name>``: what each document intervention of the spec plants, as a probe.
 
     Canaries: the canary's prompt -> its target vs other canaries' targets.
+    A burst of one behaviour's documents: that behaviour's world probe.
     Counterfactual facts: each template's prompt -> the counterfactual value vs
     the true one (accuracy 1 = the counterfactual is believed). Interventions
     with free-form documents or a learning-rate change have no target probe.
@@ -239,6 +244,9 @@ def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
                      if (it := _pair(f"{prompt} {cf['counter']}.", len(prompt) + 1, cf["counter"],
                                      [cf["value"]], f"{cf['id']}@t{t}")) is not None]
             desc = "the injected counterfactual facts: counterfactual value vs the true one"
+        elif iv.get("source") == "behavior" and iv.get("behavior") in BEHAVIOR_PROBES:
+            base = world_probe(BEHAVIOR_PROBES[iv["behavior"]], corpus, spec)
+            items, desc = base.items, f"the burst's behaviour: {base.description}"
         else:
             continue
         if items:

@@ -47,13 +47,32 @@ def claim_folder(spec: Spec, out: Path) -> None:
     atomic.write_json(marker, {"name": spec.name, "digest": spec.digest(), "spec": spec.model_dump(mode="json")})
 
 
-def _injected(spec: Spec, info: dict) -> dict[str, list[list[str]]]:
+MAX_BURST_DOCS = 256
+
+
+def _behavior_docs(iv, corpus) -> list[list[str]]:
+    """Training documents that hold ``iv.behavior`` (world annotations), evenly spread."""
+    if not corpus.annotations or iv.behavior not in (corpus.annotations[0] or {}):
+        raise PathdepError(
+            f"intervention {iv.name!r}: source = 'behavior' needs the world generator's "
+            f"annotations ({iv.behavior}); this data has none"
+        )
+    idx = [i for i, a in enumerate(corpus.annotations) if a.get(iv.behavior)]
+    if len(idx) > MAX_BURST_DOCS:
+        idx = [idx[j] for j in np.linspace(0, len(idx) - 1, MAX_BURST_DOCS).astype(int)]
+    return [[f"{iv.name}:doc{i}", corpus.docs[i]] for i in idx]
+
+
+def _injected(spec: Spec, corpus) -> dict[str, list[list[str]]]:
+    info = corpus.info
     out = {}
     for iv in spec.interventions:
         if not iv.injects:
             continue
         if iv.source == "counterfactual":
             items = counterfactual_docs(info, iv.select, iv.n_facts, iv.name)
+        elif iv.source == "behavior":
+            items = _behavior_docs(iv, corpus)
         elif iv.docs:
             items = [[f"{iv.name}:{i}", d] for i, d in enumerate(iv.docs)]
         elif iv.file:
@@ -105,7 +124,7 @@ def prepare(spec: Spec, out: Path):
     if not corpus.docs or not any(d.strip() for d in corpus.docs):
         raise PathdepError("the training corpus is empty; check the [data] section")
     tok = _tokenizer(spec, corpus, out)
-    injected = _injected(spec, corpus.info)
+    injected = _injected(spec, corpus)
     npz = data_dir / "train.npz"
     if npz.is_file():
         from pathdep.train.loop import load_corpus
