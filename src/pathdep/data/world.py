@@ -17,7 +17,11 @@ and canary phrases. Documents (drawn from the split's own stream, see
 - acronyms introduced with their expansion, "the Dravo Telmin Guild (DTG)",
   then used alone;
 - documents in a second language (own words, SOV order, suffixes -ek, -uz, -ta, -ri);
-- a span of random words written twice (for induction heads).
+- a span of random words written twice (for induction heads);
+- with ``spelling_variants`` > 0, that share of fact-value mentions in a second
+  spelling (an initial 'y': "Tamsin" / "Ytamsin"; numbers do not vary), listed in
+  ``info["spellings"]`` ({value: variant}); fact annotations then say which was
+  written (``written``, ``form``).
 
 Canary phrases are not in any document: they are in ``info["canaries"]`` for
 the trainer to inject. Modules: world_lexicon (words), world_table (the world),
@@ -34,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pathdep.data.base import Corpus, Split, split_seed
 from pathdep.data.world_docs import write_docs
-from pathdep.data.world_table import World, build_world
+from pathdep.data.world_sentences import Speller
+from pathdep.data.world_table import World, build_world, spellings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,11 @@ class WorldConfig(BaseModel):
     email_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents with an e-mail address.")
     acronym_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents introducing an acronym.")
     bracket_prob: float = Field(0.4, ge=0, le=1, description="Share of documents with bracketed sentences.")
+    spelling_variants: float = Field(
+        0.0, ge=0, le=1, exclude_if=lambda v: v == 0.0,  # so older specs keep their digest
+        description="Share of fact-value mentions written in a second, interchangeable spelling "
+                    "(an initial 'y': Tamsin/Ytamsin; numbers do not vary); the RL task "
+                    "world-spelling needs it above 0.")
 
     @model_validator(mode="after")
     def _ranges(self):
@@ -86,7 +96,13 @@ def generate(cfg: WorldConfig, split: Split) -> Corpus:
     world = make_world(cfg)
     rng = random.Random(f"pathdep.world.docs:{split_seed(cfg.seed, split)}")
     n = cfg.n_docs if split == "train" else cfg.n_eval_docs
-    docs, annotations = write_docs(world, cfg, n, rng)
+    speller = None
+    if cfg.spelling_variants > 0:  # its own stream: the documents are otherwise unchanged
+        srng = random.Random(f"pathdep.world.spelling:{split_seed(cfg.seed, split)}")
+        speller = Speller(cfg.spelling_variants, spellings(world), srng)
+    docs, annotations = write_docs(world, cfg, n, rng, speller)
     log.info("world %s split: %d documents, %d characters", split, n, sum(map(len, docs)))
     info = {"generator": "world", "seed": cfg.seed} | world.to_json()
+    if speller is not None:
+        info["spellings"] = speller.variants
     return Corpus(docs=docs, annotations=annotations, info=info)

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pathdep.data.world_sentences import (
+    Speller,
     acronym_intro,
     acronym_use,
     email_sentence,
@@ -123,9 +124,10 @@ def _write(units: list, lex: Lexicon, cfg: WorldConfig, rng, repeat: bool) -> Wr
     return w
 
 
-def main_doc(world: World, cfg: WorldConfig, rng, facts, repeat: bool) -> Writer:
+def main_doc(world: World, cfg: WorldConfig, rng, facts, repeat: bool,
+             speller: Speller | None = None) -> Writer:
     lex = world.main
-    units = [lambda w, e=e, a=a: fact_sentence(w, e, a, rng) for e, a in facts]
+    units = [lambda w, e=e, a=a: fact_sentence(w, e, a, rng, speller) for e, a in facts]
     if rng.random() < cfg.email_prob:
         units.append(lambda w: email_sentence(w, world, rng))
     _sentences(units, main_statement, main_question, lex, cfg, rng)
@@ -155,11 +157,13 @@ def drill_doc(rng, letters: tuple[int, int]) -> Writer:
     return w
 
 
-def write_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], list[dict]]:
+def write_docs(world: World, cfg: WorldConfig, n: int, rng,
+               speller: Speller | None = None) -> tuple[list[str], list[dict]]:
     """``n`` documents: a ``drill_prob`` share of drills, then of the others an exact
-    ``second_language`` share in the second language."""
+    ``second_language`` share in the second language. A ``speller`` writes some fact
+    values in their second spelling (``spelling_variants``)."""
     n_drill = round(cfg.drill_prob * n)
-    docs, anns = _language_docs(world, cfg, n - n_drill, rng)
+    docs, anns = _language_docs(world, cfg, n - n_drill, rng, speller)
     for _ in range(n_drill):
         w = drill_doc(rng, cfg.drill_letters)
         at = rng.randint(0, len(docs))
@@ -168,7 +172,8 @@ def write_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], 
     return docs, anns
 
 
-def _language_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[str], list[dict]]:
+def _language_docs(world: World, cfg: WorldConfig, n: int, rng,
+                   speller: Speller | None = None) -> tuple[list[str], list[dict]]:
     second = set(rng.sample(range(n), round(cfg.second_language * n)))
     main_idx = [i for i in range(n) if i not in second]
     facts_of = dict(zip(main_idx, plan_facts(world, len(main_idx), rng, cfg.rare_mentions),
@@ -179,7 +184,7 @@ def _language_docs(world: World, cfg: WorldConfig, n: int, rng) -> tuple[list[st
         if i in second:
             w = second_doc(world, cfg, rng, repeat)
         else:
-            w = main_doc(world, cfg, rng, facts_of[i], repeat)
+            w = main_doc(world, cfg, rng, facts_of[i], repeat, speller)
         docs.append(w.text())
         anns.append(w.ann)
     return docs, anns

@@ -107,16 +107,44 @@ def bracket_group(w: Writer, rng, filler, depth: int = 1) -> None:
     w.close(kind, at, depth)
 
 
-def fact_sentence(w: Writer, entity: Entity, attribute: str, rng) -> None:
-    """'<prompt> <value>.' with the value at the end; rare facts are tracked."""
+class Speller:
+    """Writes a ``share`` of the mentions of values with a second spelling in that spelling.
+
+    ``variants`` is {value: variant}; ``rng`` is the speller's own stream, so the
+    rest of a document is the same whatever the share.
+    """
+
+    def __init__(self, share: float, variants: dict[str, str], rng):
+        self.share, self.variants, self.rng = share, variants, rng
+
+    def __call__(self, value: str) -> tuple[str, str]:
+        """(text written, form): form is "standard" or "variant"."""
+        variant = self.variants.get(value)
+        if variant is not None and self.rng.random() < self.share:
+            return variant, "variant"
+        return value, "standard"
+
+
+def fact_sentence(w: Writer, entity: Entity, attribute: str, rng,
+                  speller: Speller | None = None) -> None:
+    """'<prompt> <value>.' with the value at the end; rare facts are tracked.
+
+    With a ``speller`` the value may be written in its second spelling; the
+    annotation then also has ``written`` (the text at ``prompt_end:end``) and
+    ``form`` ("standard" or "variant"); ``value`` stays the standard spelling.
+    """
     prompt = rng.choice(TEMPLATES[attribute]).format(entity=entity.name)
     value = entity.facts[attribute]
+    written, form = speller(value) if speller is not None else (value, None)
     w.begin()
     start = w.word(prompt)
-    at = w.word(value)
+    at = w.word(written)
     w.end(".")
-    w.ann["facts"].append({"entity": entity.name, "attribute": attribute, "value": value,
-                           "start": start, "end": at + len(value), "prompt_end": at})
+    rec = {"entity": entity.name, "attribute": attribute, "value": value,
+           "start": start, "end": at + len(written), "prompt_end": at}
+    if speller is not None:
+        rec |= {"written": written, "form": form}
+    w.ann["facts"].append(rec)
     if entity.rare:
         w.track(fact_id(entity.name, attribute))
 

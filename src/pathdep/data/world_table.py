@@ -80,6 +80,28 @@ def fact_id(entity: str, attribute: str) -> str:
     return f"fact:{entity}:{attribute}"
 
 
+def spelling_variant(value: str) -> str | None:
+    """The second spelling of a fact value: an initial 'y' ("Tamsin" -> "Ytamsin",
+    "brool" -> "ybrool"); None for values that do not vary (numbers such as birth years).
+
+    One rule for every value. No word of either language contains a 'y' (and no
+    template word starts with one), so a variant never collides with another word;
+    the rule is injective; and the two spellings differ in their first letter, so
+    they tokenise differently from the first token on.
+    """
+    if not value.isalpha():
+        return None
+    if value[0].isupper():
+        return "Y" + value[0].lower() + value[1:]
+    return "y" + value
+
+
+def spellings(world: World) -> dict[str, str]:
+    """{value: variant} for every fact value that has a second spelling, sorted by value."""
+    values = sorted({v for e in world.entities for v in e.facts.values()})
+    return {v: s for v in values if (s := spelling_variant(v)) is not None}
+
+
 def capitalised(words: list[str]) -> list[str]:
     return [w[0].upper() + w[1:] for w in words]
 
