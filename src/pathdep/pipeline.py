@@ -76,7 +76,7 @@ def _model_analyses(spec: Spec, suite, store: Path, out: Path) -> None:
 
         lmc(suite, store, out)
     if _has("pathdep.rl") and spec.rl is not None:
-        from pathdep.rl import rl_paths
+        from pathdep.rl.analysis import rl_paths
 
         rl_paths(suite, spec.rl, out)
 
