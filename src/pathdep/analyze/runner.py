@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import xarray as xr
@@ -45,7 +46,9 @@ def run_one(entry: registry.Analysis, ds: xr.Dataset, *, step=None, n_boot=500,
     if reason is None:
         t0 = time.perf_counter()
         try:
-            res = entry.func(ds, **_options(entry.func, step, n_boot, seed))
+            with warnings.catch_warnings():  # NaN cells (runs without a step) are expected
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = entry.func(ds, **_options(entry.func, step, n_boot, seed))
             log.info("%s done in %.1f s: %s", entry.name, time.perf_counter() - t0, res.verdict)
             return res
         except data.Skip as e:

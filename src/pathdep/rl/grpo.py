@@ -274,7 +274,7 @@ def train_seed(model, tok, task: FormTask, cfg: RLSpec, seed: int, *,
                 ev = {"step": step, "reward": float(np.mean(rewards[-cfg.eval_every:])),
                       **evaluate(model, tok, task, cfg, gen)}
                 evals.append(ev)
-                log.info("rl seed %d step %d: reward %.3f, share A held-out %s, train %.3f",
+                log.debug("rl seed %d step %d: reward %.3f, share A held-out %s, train %.3f",
                          seed, step, ev["reward"], _f(ev["share_heldout"]), ev["share_train"])
             bar.advance(1, info=f"reward {st['reward']:.2f}")
     return {"seed": seed, "task": task.name, "steps": cfg.steps, "n_train": len(task.train),
