@@ -39,7 +39,10 @@ The **noise floor** is how far two runs drift apart without any intervention:
 the largest |Δ| at their last common step between pairs of control runs that
 differ only in ``seed``/``data_seed`` (e.g. two sibling controls with different
 data orders), measured on the same probe (or the battery mean); without such
-pairs the option ``noise_floor`` (nats). A control pair with different data
+pairs the option ``noise_floor`` (nats). For a branch, only control pairs
+branched from the same parent at the same step are used when there are any
+(two init seeds of the grid differ far more than two data orders from one
+state). A control pair with different data
 orders is a generous floor: any perturbation may make runs diverge about as
 much (Altintas et al., "The Butterfly Effect", methods.md §11 F).
 
@@ -333,7 +336,8 @@ def _num(x: float) -> str:
 def _verdict(table, bim, share, mean_ret, by, floors, npairs) -> str:
     n = len(table)
     counts = table.label.value_counts()
-    floor = (f"a noise floor from {len(npairs)} control pair(s)" if npairs else
+    floor = ("a noise floor from pairs of controls (branched at the same step where there are "
+             "any)" if npairs else
              f"a fixed noise floor of {_num(floors['default'])} nats")
     text = (f"Of {n} intervention run(s), {counts.get('stuck', 0)} stuck (final effect ≥ half the "
             f"peak and above {floor}), {counts.get('decayed', 0)} decayed and "
