@@ -592,6 +592,12 @@ def basins(suite: Suite | str | Path, store=None, runs: list[str] | None = None,
                     f"{n_basins} groups) match the basins with adjusted Rand index {ari:.2f}.")
     else:
         verdict += f"; {why}, so basins are not compared with behavioural clusters."
+    seeds = [r.factors.get("seed") for r in chosen]
+    mixed = any(len({seeds[i] for i in np.flatnonzero(basin == b)}) > 1 for b in set(basin))
+    if len(set(seeds)) > 1 and not mixed:
+        verdict += (" No basin holds two init seeds: runs from different initialisations are "
+                    "compared without permutation alignment (weight matching, Ainsworth et al. "
+                    "2023), so here only runs that share an init can share a basin.")
     table = pd.DataFrame({"run": ids, "step": steps, "loss": own, "basin": basin,
                           "behavior_cluster": beh_cl})
     matrix = pd.DataFrame(mat, columns=ids)
