@@ -29,6 +29,8 @@ def analyze_cmd(
         help="Output folder; default <store>.analysis beside the store.")] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per interval.")] = 500,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and token sampling.")] = 0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Recompute results even where the saved ones match the store.")] = False,
     list_analyses: Annotated[bool, typer.Option(
         "--list", help="List the analyses and the question each answers, then exit.")] = False,
 ) -> None:
@@ -43,7 +45,8 @@ def analyze_cmd(
         raise PathdepError("give the store to analyse: pathdep analyze STORE (or --list)")
     from pathdep.analyze.runner import analyze, default_out
 
-    results = analyze(store, out=out, names=only, step=step, n_boot=n_boot, seed=seed)
+    results = analyze(store, out=out, names=only, step=step, n_boot=n_boot, seed=seed,
+                      reuse=not force)
     for name, res in results.items():
         typer.echo(f"{name}: {res.verdict}")
     typer.echo(f"results in {out or default_out(store)}")

@@ -11,12 +11,15 @@ with its reason.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import logging
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from pathdep import progress
@@ -57,14 +60,43 @@ def run_one(entry: registry.Analysis, ds: xr.Dataset, *, step=None, n_boot=500,
     return reason
 
 
+FINGERPRINT = ".fingerprint"
+
+
+def fingerprint(entry: registry.Analysis, ds: xr.Dataset, step, n_boot, seed) -> str:
+    """What a saved result depends on: the store's measured cells and identity, the options,
+    and the analysis's own source file (so a changed analysis is recomputed)."""
+    h = hashlib.sha256(np.ascontiguousarray(ds["done"].values).tobytes())
+    ident = {k: str(ds.attrs.get(k, "")) for k in ("suite", "layout_digest", "eval_hash")}
+    h.update(json.dumps([ident, step, n_boot, seed, entry.name], sort_keys=True).encode())
+    src = inspect.getsourcefile(entry.func)
+    if src:
+        h.update(Path(src).read_bytes())
+    return h.hexdigest()
+
+
+def _reuse(folder: Path, fp: str) -> AnalysisResult | None:
+    mark = folder / FINGERPRINT
+    if not (mark.is_file() and (folder / "summary.json").is_file()):
+        return None
+    if mark.read_text().strip() != fp:
+        return None
+    try:
+        return AnalysisResult.load(folder)
+    except Exception:  # an unreadable result is recomputed
+        return None
+
+
 def analyze(store: str | Path | xr.Dataset, out: str | Path | None = None,
             names: list[str] | None = None, step: int | None = None, *, n_boot: int = 500,
-            seed: int = 0) -> dict[str, AnalysisResult]:
+            seed: int = 0, reuse: bool = True) -> dict[str, AnalysisResult]:
     """Run the analyses ``names`` (default: all) on ``store`` and return their results.
 
     ``store`` is a store path or an open Dataset; results are written to ``out``
     (default ``<store>.analysis`` for a path, nothing for a Dataset). ``step``
-    is the step the single-step analyses (agreement, cka) look at.
+    is the step the single-step analyses (agreement, cka) look at. With
+    ``reuse``, a result saved for the same store cells, options and analysis
+    code is loaded instead of recomputed.
     """
     entries = [registry.get(n) for n in (names or list(registry.REGISTRY))]
     if isinstance(store, xr.Dataset):
@@ -76,13 +108,21 @@ def analyze(store: str | Path | xr.Dataset, out: str | Path | None = None,
     with progress.bar("analyse", total=len(entries)) as bar:
         for entry in entries:
             bar.update(info=entry.name)
-            res = run_one(entry, ds, step=step, n_boot=n_boot, seed=seed)
+            fp = fingerprint(entry, ds, step, n_boot, seed) if out is not None else ""
+            res = _reuse(Path(out) / entry.name, fp) if out is not None and reuse else None
+            reused = res is not None
+            if reused:
+                log.info("%s: reused the saved result (store and options unchanged)", entry.name)
+            else:
+                res = run_one(entry, ds, step=step, n_boot=n_boot, seed=seed)
             if isinstance(res, str):
                 skipped[entry.name] = res
             else:
                 results[entry.name] = res
-                if out is not None:
-                    res.save(Path(out) / entry.name)
+                if out is not None and not reused:
+                    folder = Path(out) / entry.name
+                    res.save(folder)
+                    (folder / FINGERPRINT).write_text(fp)
             bar.advance()
     if out is not None:
         write_json(Path(out) / "summary.json", {
