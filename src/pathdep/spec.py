@@ -94,6 +94,15 @@ class TrainSpec(_Strict):
 GRID_KEYS_FIXED = ("seed", "data_seed", "intervention")
 
 
+def _crossed_lists(extra: dict | None, allowed: set[str], unknown: str, section: str) -> None:
+    """Extra keys of a section must be allowed and non-empty lists (values to cross)."""
+    for key, value in (extra or {}).items():
+        if key not in allowed:
+            raise ValueError(unknown.format(key))
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{section}.{key} must be a non-empty list of values, got {value!r}")
+
+
 class GridSpec(_Strict):
     """Factors to cross. ``seed`` fixes init (and dropout); ``data_seed`` the data order.
 
@@ -112,14 +121,9 @@ class GridSpec(_Strict):
     @model_validator(mode="after")
     def _known_keys(self):
         allowed = set(ModelSpec.model_fields) | set(TrainSpec.model_fields)
-        for key, value in (self.model_extra or {}).items():
-            if key not in allowed:
-                raise ValueError(
-                    f"grid.{key} is not a factor; allowed: seed, data_seed, intervention, "
-                    f"variants, or a [model]/[train] key ({', '.join(sorted(allowed))})"
-                )
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"grid.{key} must be a non-empty list of values, got {value!r}")
+        _crossed_lists(self.model_extra, allowed, "grid.{} is not a factor; allowed: seed, "
+                       "data_seed, intervention, variants, or a [model]/[train] key ("
+                       + ", ".join(sorted(allowed)) + ")", "grid")
         for v in self.variants:
             bad = set(v) - allowed - set(GRID_KEYS_FIXED) - {"name"}
             if bad:
@@ -236,14 +240,9 @@ class BranchSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_keys(self):
-        for key, value in (self.model_extra or {}).items():
-            if key not in BRANCH_TRAIN_KEYS:
-                raise ValueError(
-                    f"branches.{key} cannot change in a branch; allowed: at, data_seed, "
-                    f"intervention, steps, checkpoints, {', '.join(BRANCH_TRAIN_KEYS)}"
-                )
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"branches.{key} must be a non-empty list of values, got {value!r}")
+        _crossed_lists(self.model_extra, set(BRANCH_TRAIN_KEYS), "branches.{} cannot change in "
+                       "a branch; allowed: at, data_seed, intervention, steps, checkpoints, "
+                       + ", ".join(BRANCH_TRAIN_KEYS), "branches")
         return self
 
     @property
