@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from pathdep.data.base import Corpus
 from pathdep.probes.core import Item, Probe
@@ -210,6 +211,19 @@ def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
     return Probe(name, items, desc, "world")
 
 
+def _doc_items(iv: dict) -> list[Item]:
+    docs = iv.get("docs")
+    if docs is None:
+        path = Path(iv["file"])
+        docs = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()] \
+            if path.is_file() else []
+    split = [d.split() for d in docs]
+    lasts = [w[-1] for w in split if len(w) >= 2]
+    return [Item(" ".join(w[:-1]), (" " + w[-1],),
+                 tuple(sorted({" " + x for x in lasts} - {" " + w[-1]})), f"{iv['name']}:{i}")
+            for i, w in enumerate(split) if len(w) >= 2 and len(set(lasts) - {w[-1]})]
+
+
 BEHAVIOR_PROBES = {"brackets": "brackets", "emails": "email", "acronyms": "acronym",
                    "repeats": "induction", "facts": "fact_frequent"}
 
@@ -220,8 +234,10 @@ def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
     Canaries: the canary's prompt -> its target vs other canaries' targets.
     A burst of one behaviour's documents: that behaviour's world probe.
     Counterfactual facts: each template's prompt -> the counterfactual value vs
-    the true one (accuracy 1 = the counterfactual is believed). Interventions
-    with free-form documents or a learning-rate change have no target probe.
+    the true one (accuracy 1 = the counterfactual is believed). Documents
+    (``docs`` or ``file``): each document without its last word -> that word vs
+    the other documents' last words (when there are two different ones). A
+    learning-rate change has no target probe.
     """
     from pathdep.data.counterfactual import counterfactual_facts
 
@@ -244,6 +260,9 @@ def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
                      if (it := _pair(f"{prompt} {cf['counter']}.", len(prompt) + 1, cf["counter"],
                                      [cf["value"]], f"{cf['id']}@t{t}")) is not None]
             desc = "the injected counterfactual facts: counterfactual value vs the true one"
+        elif iv.get("docs") or iv.get("file"):
+            items = _doc_items(iv)
+            desc = "the injected documents: each one's last word vs the others' last words"
         elif iv.get("source") == "behavior" and iv.get("behavior") in BEHAVIOR_PROBES:
             base = world_probe(BEHAVIOR_PROBES[iv["behavior"]], corpus, spec)
             items, desc = base.items, f"the burst's behaviour: {base.description}"
