@@ -146,3 +146,32 @@ def test_counterfactual_intervention_states_other_values(tmp_path, tiny_spec):
     first = probe.items[0]
     assert first.prompt == cfs[0]["prompts"][0]
     assert first.correct == (" " + cfs[0]["counter"],) and first.incorrect == (" " + cfs[0]["value"],)
+
+
+def test_branches_added_after_measuring_grow_the_store(tmp_path, tiny_spec):
+    from pathdep.measure import measure
+    from pathdep.store import open_store
+
+    out, store = tmp_path / "s", tmp_path / "m.zarr"
+    opts = {"eval_sequences": 4, "dist_positions": 8, "hidden_positions": 4, "head_examples": 2}
+    first = measure(train(tiny_spec(grid={"seed": [0], "data_seed": [0]}, measure=opts), out),
+                    out=store)
+    old = open_store(store)
+    old_steps, before = old.step.values.tolist(), old.logprob.sel(run="seed0-data0").values.copy()
+    spec = tiny_spec(grid={"seed": [0], "data_seed": [0]}, measure=opts,
+                     branches=[BRANCH | {"checkpoints": [5]}])
+    again = measure(train(spec, out), out=store)
+    # only the branches' checkpoints are measured; the parent's jobs are kept as they were
+    assert sorted(again.measured) == [("b-at8-data0", 8), ("b-at8-data0", 13),
+                                      ("b-at8-data0", 24), ("b-at8-data1", 8),
+                                      ("b-at8-data1", 13), ("b-at8-data1", 24)]
+    assert len(again.skipped) == len(first.measured)
+    ds = open_store(store)
+    assert list(ds.run.values) == ["seed0-data0", "b-at8-data0", "b-at8-data1"]
+    np.testing.assert_array_equal(ds.logprob.sel(run="seed0-data0", step=old_steps).values,
+                                  before)
+    assert bool(ds.done.sel(run="seed0-data0", step=old_steps).all())
+    assert ds["factor_branch_step"].values.tolist() == [-1, 8, 8]
+    # the branch that changes nothing measures like its parent at the shared last step
+    np.testing.assert_allclose(ds.logprob.sel(run="b-at8-data0", step=24),
+                               ds.logprob.sel(run="seed0-data0", step=24))

@@ -24,7 +24,7 @@ from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.progress import bar
 from pathdep.spec import MeasureSpec
-from pathdep.store import create_store, done_flags, is_store, read_inputs
+from pathdep.store import create_store, done_flags, grow_store, is_store, missing_cells, read_inputs
 from pathdep.suites import Suite, load_suite, select
 
 log = logging.getLogger(__name__)
@@ -169,8 +169,13 @@ def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: 
     layout = suite_layout(full, eval, cfg, tokenizer)
     store = Path(out).resolve()
     layout = _fit_old_store(store, layout)
-    if cfg.check_duplicates and not is_store(store):
+    grow = missing_cells(store, layout)
+    if cfg.check_duplicates and (grow or not is_store(store)):
         layout.attrs["duplicates"] = _duplicates(full)
+    if grow:  # branches or checkpoints added since: keep every measured job, add the new cells
+        layout = grow_store(store, layout)
+        log.info("store %s now has %d runs x %d steps; measured jobs kept", store,
+                 len(layout.runs), len(layout.steps))
     if create_store(store, layout):
         log.info("created store %s", store)
     jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle)

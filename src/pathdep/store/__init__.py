@@ -10,7 +10,14 @@ import warnings
 from pathlib import Path
 
 from pathdep.errors import PathdepError
-from pathdep.store.create import Layout, check_store, create_store, is_store
+from pathdep.store.create import (
+    Layout,
+    check_store,
+    create_store,
+    grow_store,
+    is_store,
+    missing_cells,
+)
 from pathdep.store.jobs import (
     done_flags,
     is_done,
@@ -50,6 +57,8 @@ __all__ = [
     "Dims",
     "Layout",
     "check_store",
+    "grow_store",
+    "missing_cells",
     "create_store",
     "done_flags",
     "is_done",

@@ -17,7 +17,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +182,53 @@ def _write_layout(tmp: Path, layout: Layout) -> None:
         )
 
 
+def missing_cells(path: Path, layout: Layout) -> bool:
+    """True when the store at ``path`` matches ``layout`` but lacks some of its runs or steps
+    (branches or checkpoints added to the suite after it was measured)."""
+    import zarr
+
+    if not is_store(path):
+        return False
+    g = zarr.open_group(path, mode="r")
+    if g.attrs.get("layout_digest") != layout.digest():
+        return False
+    return not (set(layout.runs) <= set(g["run"][:].tolist())
+                and set(layout.steps) <= set(g["step"][:].tolist()))
+
+
+def grow_store(path: Path, layout: Layout) -> Layout:
+    """Rebuild the store with ``layout``'s runs and steps, copying every done job; return the
+    layout used (its steps include the old store's).
+
+    The old store's runs must all be in ``layout``; the rebuilt store replaces the old one
+    in one rename, so an interrupted growth leaves the old store as it was.
+    """
+    import zarr
+
+    path = Path(path)
+    with store_lock(path):
+        old = zarr.open_group(path, mode="r")
+        runs_o, steps_o = old["run"][:].tolist(), [int(x) for x in old["step"][:]]
+        lost = [r for r in runs_o if r not in layout.runs]
+        if lost:
+            raise PathdepError(
+                f"store {path} holds runs the suite no longer has ({lost[:5]}); measure into a "
+                "new --out"
+            )
+        layout = replace(layout, steps=sorted(set(layout.steps) | set(steps_o)))
+        done = old["done"][:]
+        names = [*job_vars(layout.logprob_dtype, layout.dims), "done"]
+        with atomic_dir(path) as tmp:
+            _write_layout(tmp, layout)
+            (tmp / ".locks").mkdir()
+            new = zarr.open_group(tmp, mode="r+")
+            for ri, si in zip(*np.nonzero(done), strict=True):
+                at = (layout.runs.index(runs_o[ri]), layout.steps.index(steps_o[si]))
+                for name in names:
+                    new[name][at] = old[name][int(ri), int(si)]
+    return layout
+
+
 def check_store(path: Path, layout: Layout) -> None:
     """Refuse to mix: an existing store must hold this suite, eval set and layout."""
     import zarr
@@ -200,6 +247,16 @@ def check_store(path: Path, layout: Layout) -> None:
             "use the same --eval and measure options, or a new --out"
         )
     if attrs.get("layout_digest") != layout.digest():
+        group = zarr.open_group(path, mode="r")
+        had = set(group["probe"][:].tolist()) if "probe" in group else set()
+        now = set(layout.probes.names) if layout.probes is not None else set()
+        if had and now != had:
+            raise PathdepError(
+                f"store {path} was measured with other behaviour probes (new: "
+                f"{sorted(now - had)[:6]}, gone: {sorted(had - now)[:6]}), e.g. after adding "
+                "interventions for branches; a store cannot change its probes: measure into a "
+                "new --out (or delete this store and its .analysis folder to measure again)"
+            )
         raise PathdepError(
             f"store {path} was created with other measure options (store dims "
             f"{attrs.get('dims')}, now {json.dumps(layout.dims.as_dict())}; options "
