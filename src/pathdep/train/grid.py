@@ -50,8 +50,6 @@ class RunPlan:
         return self.end if self.end is not None else self.train.steps
 
     def checkpoint_steps(self) -> list[int]:
-        from pathdep.train.schedule import checkpoint_steps
-
         if self.save_steps is not None:
             return list(self.save_steps)
         return checkpoint_steps(self.train.checkpoints, self.train.steps)
