@@ -46,6 +46,9 @@ def test_a_mix_is_bimodal_and_the_branch_step_table(mixed):
     _, res = mixed
     assert res.summary["bimodality"]["label"] == "clustered"
     assert "bimodal, as seed 001's concept D predicts" in res.verdict
+    # ... but here the modes are the early and the late branch steps, and the verdict says so
+    assert res.summary["bimodality"]["eta2_branch_step"] > 0.9
+    assert "follow when the intervention came" in res.verdict
     by = res.tables["by_branch_step"]
     assert by.branch_step.tolist() == list(STEPS) and (by.n == 2).all()
     assert by.share_stuck.tolist() == [1, 1, 1, 0, 0, 0] and by.n_stuck.sum() == 6

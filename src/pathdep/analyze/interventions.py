@@ -285,6 +285,7 @@ def interventions(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
     effective = table[table.label != "no effect"]
     ret = np.clip(effective["retained"].to_numpy(float), -0.5, 1.5)
     bim = bimodality(ret, alpha, seed)
+    bim["eta2_branch_step"] = _eta2(ret, effective["branch_step"].to_numpy())
     stuck = (table.label == "stuck").to_numpy(float)
     share = bootstrap.mean_over_runs(stuck, n_boot=n_boot, seed=seed)
     mean_ret = bootstrap.mean_over_runs(effective["retained"].to_numpy(float), n_boot=n_boot,
@@ -354,12 +355,28 @@ def _verdict(table, bim, share, mean_ret, by, floors, npairs) -> str:
         text += (f"; retained fractions are {how} (dip p = {bim['dip_p']:.2g}, "
                  f"ΔBIC = {bim['delta_bic']:.1f}, n = {n_eff}"
                  + (", a small sample" if n_eff < 20 else "") + ")")
+        eta2 = bim.get("eta2_branch_step")
+        if bim["label"] != "continuous" and eta2 is not None and eta2 >= 0.5:
+            text += (f", but the branch step explains {eta2:.0%} of their variance: the modes "
+                     "follow when the intervention came, not chance among like branches")
     if len(by) > 1:
         parts = [f"{int(r.branch_step)}: {r.share_stuck:.0%}" for r in by.itertuples()]
         if len(parts) > 6:
             parts = [parts[0], "…", parts[-1]]
         text += "; share stuck by branch step " + ", ".join(parts)
     return text + "."
+
+
+def _eta2(values: np.ndarray, groups: np.ndarray) -> float | None:
+    """Share of the variance of ``values`` between ``groups`` (None with one group)."""
+    if len(set(groups.tolist())) < 2 or len(values) < 3:
+        return None
+    total = float(((values - values.mean()) ** 2).sum())
+    if total <= 0:
+        return None
+    within = sum(float(((values[groups == g] - values[groups == g].mean()) ** 2).sum())
+                 for g in set(groups.tolist()))
+    return 1 - within / total
 
 
 def _figures(table: pd.DataFrame, curve: pd.DataFrame) -> dict:
