@@ -174,12 +174,19 @@ def canary_groups(info: dict, spec: dict | None) -> dict[str, list[int]]:
     return groups
 
 
-def canaries(corpus: Corpus, spec: dict | None, group: str) -> list[Item]:
-    cs = corpus.info.get("canaries") or []
+def canary_items(info: dict, indices) -> list[Item]:
+    """Canary prompt -> its target vs the other canaries' targets (none if all targets agree)."""
+    cs = info.get("canaries") or []
     targets = [c["target"] for c in cs]
+    if len(set(targets)) < 2:
+        return []
     return [Item(cs[i]["prompt"], (cs[i]["target"],),
                  tuple(t for t in targets if t != cs[i]["target"]), cs[i]["id"])
-            for i in canary_groups(corpus.info, spec)[group] if len(set(targets)) > 1]
+            for i in indices if 0 <= i < len(cs)]
+
+
+def canaries(corpus: Corpus, spec: dict | None, group: str) -> list[Item]:
+    return canary_items(corpus.info, canary_groups(corpus.info, spec)[group])
 
 
 BUILDERS: dict[str, tuple[str, Callable]] = {
@@ -241,17 +248,13 @@ def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
     """
     from pathdep.data.counterfactual import counterfactual_facts
 
-    cs = corpus.info.get("canaries") or []
-    targets = [c["target"] for c in cs]
     out = []
     for iv in (spec or {}).get("interventions") or []:
         if not iv.get("name"):
             continue
-        if iv.get("source") == "canaries" and len(set(targets)) > 1:
-            chosen = iv.get("select") or range(len(cs))
-            items = [Item(cs[i]["prompt"], (cs[i]["target"],),
-                          tuple(t for t in targets if t != cs[i]["target"]), cs[i]["id"])
-                     for i in chosen if 0 <= i < len(cs)]
+        if iv.get("source") == "canaries":
+            n = len(corpus.info.get("canaries") or [])
+            items = canary_items(corpus.info, iv.get("select") or range(n))
             desc = "the injected canaries: prompt -> its target vs other canaries' targets"
         elif iv.get("source") == "counterfactual":
             items = [it for cf in counterfactual_facts(corpus.info, iv.get("select"),
