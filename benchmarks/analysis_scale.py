@@ -71,8 +71,8 @@ def write_store(path: Path, tokens: int, runs: int, steps: int, dtype: str, seed
 
 
 def run_phase(phase: str, path: Path, n_boot: int, trace: bool) -> dict:
+    from pathdep.analysis.data import open_store
     from pathdep.analyze.agreement import agreement
-    from pathdep.analyze.data import open_store
     from pathdep.analyze.loss_pca import loss_pca
 
     if trace:

@@ -58,7 +58,7 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
         analyze(store)
         made["analysis"] = Path(f"{store}.analysis")
         if spec_obj.data.generator == "markov-mixture":
-            from pathdep.probes.markov_suite import markov_algorithms
+            from pathdep.analyze.markov_algorithms import markov_algorithms
 
             markov_algorithms(suite, made["analysis"])
         _model_analyses(spec_obj, suite, store, made["analysis"])

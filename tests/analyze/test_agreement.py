@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.stats import spearmanr
 
-from pathdep.analyze import data
+from pathdep.analysis import data
 from pathdep.analyze.agreement import agreement
 
 from .synthetic import add_logprob, base, drop_cells

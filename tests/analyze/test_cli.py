@@ -48,7 +48,7 @@ def test_rerun_reuses_saved_results_until_the_store_or_options_change(zarr_path,
     assert calls == ["agreement", "agreement"]
     # a store with one more (or one fewer) measured cell is another store
     entry = registry.get("agreement")
-    from pathdep.analyze.data import open_store
+    from pathdep.analysis.data import open_store
 
     opened = open_store(zarr_path)
     fp = runner.fingerprint(entry, opened, None, 11, 0)

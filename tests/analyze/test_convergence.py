@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pathdep.analyze import distributions
+from pathdep.analysis import distributions
 from pathdep.analyze.convergence import convergence
 
 from .synthetic import add_behavior, add_distributions, add_logprob, base

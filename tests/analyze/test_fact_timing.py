@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from pathdep.analyze.data import Skip
+from pathdep.analysis.data import Skip
 from pathdep.analyze.fact_timing import fact_timing
 from pathdep.analyze.registry import REGISTRY
 

@@ -4,7 +4,7 @@ mix of the two is bimodal, a spread is not; the per-branch-step table; clean ski
 import numpy as np
 import pytest
 
-from pathdep.analyze.data import Skip
+from pathdep.analysis.data import Skip
 from pathdep.analyze.interventions import classify, interventions
 from pathdep.analyze.registry import REGISTRY
 

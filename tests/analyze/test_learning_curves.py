@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pathdep.analyze import curve_fit
+from pathdep.analysis import curve_fit
 from pathdep.analyze.learning_curves import classify_run, learning_curves
 
 from .synthetic import V, _x, add_logprob, base

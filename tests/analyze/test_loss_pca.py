@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pathdep.analyze import analyze, stream_pca
+from pathdep.analysis import stream_pca
+from pathdep.analyze import analyze
 from pathdep.analyze.loss_pca import loss_pca
 
 from .synthetic import add_pca_logprob, base

@@ -74,7 +74,7 @@ def test_unmeasured_variables_are_skipped_not_errors(store):
 def test_a_result_with_an_empty_table_round_trips(tmp_path):
     import pandas as pd
 
-    from pathdep.analyze.result import AnalysisResult
+    from pathdep.analysis.result import AnalysisResult
 
     r = AnalysisResult("x", "G", "nothing to show", tables={"empty": pd.DataFrame(), "t": pd.DataFrame({"a": [1]})})
     r.save(tmp_path / "x")

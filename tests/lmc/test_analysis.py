@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pathdep.analyze.data import Skip
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.data import Skip
+from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.lmc import basins, instability, lmc
 from pathdep.lmc.analysis import CACHE_DIR, branch_pairs

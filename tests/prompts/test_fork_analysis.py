@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 from pathdep.prompts import forking_tokens
 from pathdep.prompts.models import LM
 from pathdep.suites import Checkpoint, Run, Suite

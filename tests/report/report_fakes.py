@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pathdep.analyze.result import AnalysisResult, Interval
+from pathdep.analysis.result import AnalysisResult, Interval
 
 EVIL = "</script><script>alert(1)</script>"
 EVIL_RUN = '<script>alert("run")</script>'

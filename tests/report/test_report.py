@@ -12,7 +12,7 @@ from plotly.offline import get_plotlyjs
 from report_fakes import EVIL, EVIL_RUN, RUNS, fake_results, save_results
 from typer.testing import CliRunner
 
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.report import report, summary_path
 from pathdep.report.cli import report_cmd

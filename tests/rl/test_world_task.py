@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 from pathdep.data.world import WorldConfig, generate
 from pathdep.errors import PathdepError
 from pathdep.rl.task import spelling_task_from_info, world_spelling_task

@@ -8,8 +8,8 @@ Each analysis is a pure function from the store (an ``xarray.Dataset``) to an
 intervals); ``registry`` lists them with the question each answers.
 """
 
+from pathdep.analysis.result import AnalysisResult, Interval
 from pathdep.analyze.registry import ANALYSES, REGISTRY
-from pathdep.analyze.result import AnalysisResult, Interval
 from pathdep.analyze.runner import analyze
 
 __all__ = ["ANALYSES", "REGISTRY", "AnalysisResult", "Interval", "analyze"]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import data, figures, pairs, tokens
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import data, figures, pairs, tokens
+from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.result import AnalysisResult
 
 
 def _dot_similarity(x: np.ndarray, y: np.ndarray, debiased: bool) -> float:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures, properties
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
 MIN_RUNS = 4

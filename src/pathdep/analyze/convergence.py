@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, distributions, figures, pairs, properties, tokens
-from pathdep.analyze.result import AnalysisResult, Interval
+from pathdep.analysis import bootstrap, data, distributions, figures, pairs, properties, tokens
+from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
 

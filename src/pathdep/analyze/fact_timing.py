@@ -51,8 +51,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures
-from pathdep.analyze.result import AnalysisResult, Interval
+from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.result import AnalysisResult, Interval
 
 FACT_PROBES = {"fact_frequent": "frequent", "fact_rare": "rare"}
 CANARY_PROBES = ("canary_early", "canary_late", "canary_none")

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures, properties
-from pathdep.analyze.result import AnalysisResult, Interval
+from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures, predictiveness, properties
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.result import AnalysisResult
+from pathdep.analyze import predictiveness
 from pathdep.analyze.run_variance import between_share
 
 INDICATORS = ("between_share", "clusteredness", "predictive_25", "predictive_50", "formation_spread")

@@ -65,9 +65,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import xarray as xr
 
-from pathdep.analyze import bootstrap, data, figures
+from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.result import AnalysisResult, Interval
 from pathdep.analyze.clusters import bimodality
-from pathdep.analyze.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
 NONE = ("none", "")

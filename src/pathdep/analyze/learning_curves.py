@@ -31,8 +31,8 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from pathdep.analyze import bootstrap, curve_fit, data, figures, tokens
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap, curve_fit, data, figures, tokens
+from pathdep.analysis.result import AnalysisResult
 
 CLASSES = ("S-shaped", "smooth", "non-monotone")
 MIN_POINTS = 6

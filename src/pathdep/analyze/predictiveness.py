@@ -24,8 +24,8 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from pathdep.analyze import bootstrap, data, figures, properties
-from pathdep.analyze.result import AnalysisResult, Interval
+from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.result import AnalysisResult, Interval
 
 MIN_RUNS = 3
 MARKS = (0.25, 0.5)

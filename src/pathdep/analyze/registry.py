@@ -35,7 +35,7 @@ class Analysis:
 
     def skip_reason(self, ds: xr.Dataset) -> str | None:
         """Why this analysis cannot run on ``ds`` (None when it can)."""
-        from pathdep.analyze.data import has_values
+        from pathdep.analysis.data import has_values
 
         missing = [v for v in self.needs if not has_values(ds, v)]
         if missing:

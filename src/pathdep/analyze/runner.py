@@ -23,8 +23,9 @@ import numpy as np
 import xarray as xr
 
 from pathdep import progress
-from pathdep.analyze import data, registry
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import data
+from pathdep.analysis.result import AnalysisResult
+from pathdep.analyze import registry
 from pathdep.atomic import write_json
 
 log = logging.getLogger(__name__)

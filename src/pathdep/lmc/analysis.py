@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pathdep.analyze.bootstrap import N_BOOT, mean_over_runs
-from pathdep.analyze.data import Skip
-from pathdep.analyze.result import AnalysisResult, Interval, _fmt
+from pathdep.analysis.bootstrap import N_BOOT, mean_over_runs
+from pathdep.analysis.data import Skip
+from pathdep.analysis.result import AnalysisResult, Interval, _fmt
 from pathdep.errors import PathdepError
 from pathdep.lmc.barrier import alpha_grid, check_alphas, interpolation_losses, loss_barrier
 from pathdep.suites import Checkpoint, Run, Suite, load_model, load_suite

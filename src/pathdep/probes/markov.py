@@ -19,7 +19,7 @@ retrieval cannot be right). The dominant algorithm is the nearest one.
     res = compare_algorithms(model_predictor(model, state_ids), chains, prior, length=64)
     res["train"]["kl"], res["fresh"]["dominant"]
 
-Run for every run x checkpoint of a suite by pathdep.probes.markov_suite (and `pathdep run`).
+Run for every run x checkpoint of a suite by pathdep.analyze.markov_algorithms (and `pathdep run`).
 """
 
 from __future__ import annotations

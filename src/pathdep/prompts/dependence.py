@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pathdep.analyze import bootstrap
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap
+from pathdep.analysis.result import AnalysisResult
 from pathdep.prompts.divergence import collect, components, outcome_dists
 from pathdep.prompts.extractors import get_extractor
 from pathdep.prompts.models import Loader, as_suite, each_lm

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pathdep.analyze import bootstrap
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis import bootstrap
+from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json
 from pathdep.prompts import forking as fk
 from pathdep.prompts.extractors import get_extractor

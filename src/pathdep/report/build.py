@@ -20,7 +20,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from pathdep import __version__
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json, write_text
 from pathdep.errors import PathdepError
 from pathdep.report import render

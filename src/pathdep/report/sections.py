@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 
 
 @dataclass(frozen=True)

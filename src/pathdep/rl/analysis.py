@@ -14,7 +14,7 @@ share of seeds ending on each form, and from which RL step on the current
 share predicts the final form (share > 0.5 vs < 0.5) for every seed (and for
 ≥ 90% of them). Beside it, the same share on the last checkpoint of every
 grid run of the suite: the spread across pre-training seeds. Spreads (std,
-range) carry bootstrap intervals over seeds (``pathdep.analyze.bootstrap``).
+range) carry bootstrap intervals over seeds (``pathdep.analysis.bootstrap``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pathdep.analyze.bootstrap import N_BOOT, interval, mean_over_runs, replicates
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.bootstrap import N_BOOT, interval, mean_over_runs, replicates
+from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.rl.grpo import eval_subset, form_share, run_seed
 from pathdep.rl.task import FormTask, make_task

@@ -3,7 +3,7 @@ import pytest
 
 from pathdep.errors import PathdepError
 from pathdep.probes.markov import ALGORITHMS
-from pathdep.probes.markov_suite import markov_algorithms
+from pathdep.analyze.markov_algorithms import markov_algorithms
 from pathdep.train import train
 
 

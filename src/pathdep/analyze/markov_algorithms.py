@@ -1,6 +1,6 @@
 """The four-algorithm comparison of Park et al. (methods.md §7) for every run × checkpoint.
 
-    from pathdep.probes.markov_suite import markov_algorithms
+    from pathdep.analyze.markov_algorithms import markov_algorithms
     markov_algorithms("runs/mk", out="runs/mk/measurements.zarr.analysis")
 
 For a markov-mixture suite trained here, each checkpoint's in-context
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pathdep.analyze.result import AnalysisResult
+from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.probes.markov import ALGORITHMS, compare_algorithms, model_predictor
 from pathdep.suites import Suite, load_model, load_suite

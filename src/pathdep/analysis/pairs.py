@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from pathdep.analyze import bootstrap
-from pathdep.analyze.result import Interval
+from pathdep.analysis import bootstrap
+from pathdep.analysis.result import Interval
 
 
 class PairStats:

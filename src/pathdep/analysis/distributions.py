@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pathdep.analyze import data
+from pathdep.analysis import data
 
 EPS = 1e-12
 LOG_FLOOR = -69.0  # log(1e-30): a kept entry with zero probability (underflow) stays finite

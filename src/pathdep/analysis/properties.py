@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analyze import data
+from pathdep.analysis import data
 
 
 def scalar_properties(ds: xr.Dataset) -> xr.DataArray:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pathdep.analyze.result import Interval
+from pathdep.analysis.result import Interval
 
 Statistic = Callable[[np.ndarray, "np.ndarray | None"], "float | np.ndarray"]
 N_BOOT = 500  # Sellam et al.'s default nboot

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pathdep.analyze import bootstrap
+from pathdep.analysis import bootstrap
 
 
 def _coverage(sample_runs: bool, n_rep: int = 120, n_runs: int = 20, n_items: int = 40) -> float:
