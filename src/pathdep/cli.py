@@ -176,10 +176,10 @@ def _register_stage(module: str, attr: str, name: str) -> None:
 _register_stage("pathdep.measure.cli", "measure_cmd", "measure")
 _register_stage("pathdep.analyze.cli", "analyze_cmd", "analyze")
 _register_stage("pathdep.report.cli", "report_cmd", "report")
-_register_stage("pathdep.prompts.cli", "forking_cmd", "forking")
-_register_stage("pathdep.prompts.cli", "prompts_cmd", "prompts")
-_register_stage("pathdep.lmc.cli", "barriers_cmd", "barriers")
-_register_stage("pathdep.rl.cli", "rl_cmd", "rl")
+_register_stage("pathdep.analyze.cli", "forking_cmd", "forking")
+_register_stage("pathdep.analyze.cli", "prompts_cmd", "prompts")
+_register_stage("pathdep.analyze.cli", "barriers_cmd", "barriers")
+_register_stage("pathdep.analyze.cli", "rl_cmd", "rl")
 
 
 if __name__ == "__main__":

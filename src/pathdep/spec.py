@@ -259,7 +259,8 @@ class RLSpec(_Strict):
     the reward is 1 for the right value in either spelling.
     """
 
-    task: Literal["world-spelling"] = "world-spelling"
+    task: Literal["world-spelling"] = Field("world-spelling", description=(
+        "The RL task: world facts answered in either of two spellings (the only one so far)."))
     base: str | None = Field(None, description="Run id of the base model (default: the suite's first run).")
     step: int | None = Field(None, ge=0, description="Checkpoint step of the base (default: its last).")
     seeds: list[int] = Field([0, 1, 2, 3, 4, 5, 6, 7], min_length=2, description="RL seeds.")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from pathdep.analyze.markov_algorithms import markov_algorithms
 from pathdep.errors import PathdepError
 from pathdep.probes.markov import ALGORITHMS
-from pathdep.analyze.markov_algorithms import markov_algorithms
 from pathdep.train import train
 
 

@@ -10,13 +10,16 @@ import pytest
 from pathdep.analyze import REGISTRY, AnalysisResult, analyze, registry
 from pathdep.errors import PathdepError
 
+STORE_ANALYSES = [n for n, a in REGISTRY.items() if a.inputs.kind == "store"]
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+
+@pytest.mark.parametrize("name", STORE_ANALYSES)
 def test_contract(name, store, tmp_path):
     entry = REGISTRY[name]
     assert entry.skip_reason(store) is None and entry.question.endswith("?")
     res = analyze(store, names=[name], n_boot=20)[name]
     assert isinstance(res, AnalysisResult) and res.name == name
+    assert res.summary == res.normalized().summary  # already as it reads back from disk
     assert isinstance(res.verdict, str) and res.verdict.endswith(".") and "nan" not in res.verdict
     json.dumps(res.summary_json())
     assert res.tables and all(isinstance(t, pd.DataFrame) and len(t) for t in res.tables.values())
@@ -64,7 +67,7 @@ def test_unmeasured_variables_are_skipped_not_errors(store):
     blank = store.copy(deep=True)
     for v in ("hidden", "behavior", "head_score", "icl_score", "loss"):
         blank[v] = blank[v] * np.nan
-    out = analyze(blank, names=list(REGISTRY), n_boot=10)
+    out = analyze(blank, names=STORE_ANALYSES, n_boot=10)
     assert "cka" not in out and "circuit_survival" not in out and "phase_changes" not in out
     assert {"agreement", "loss_pca", "learning_curves", "run_variance", "predictiveness",
             "factor_variance"} <= set(out)

@@ -16,9 +16,10 @@ import xarray as xr
 
 from pathdep.analysis.data import Skip
 from pathdep.analysis.result import AnalysisResult
+from pathdep.analyze.verbs import barriers
 from pathdep.errors import PathdepError
-from pathdep.lmc import basins, instability, lmc
-from pathdep.lmc.analysis import CACHE_DIR, branch_pairs
+from pathdep.lmc import basins, branch_pairs, instability
+from pathdep.lmc.cache import CACHE_DIR
 from pathdep.measure.evalset import token_hash
 from pathdep.suites import Checkpoint, Run, Suite, load_suite
 from tests.lmc.test_barrier import eval_tokens, noisy, one_thread, permuted_twin, trained
@@ -177,10 +178,10 @@ def on_disk(suite: Suite) -> Path:
     return path
 
 
-def test_lmc_saves_beside_the_store_and_caches(branched, monkeypatch):
+def test_barriers_save_beside_the_store_and_cache(branched, monkeypatch):
     root = Path(branched.root)
     on_disk(branched)
-    results = lmc(root, n_boot=20, n_sequences=8)
+    results = barriers(root, n_boot=20, n_sequences=8)
     assert set(results) == {"instability", "basins"}
     out = root / "measurements.zarr.analysis"
     for name, res in results.items():
@@ -195,17 +196,17 @@ def test_lmc_saves_beside_the_store_and_caches(branched, monkeypatch):
     def no_loading(*a, **k):
         raise AssertionError("a rerun should read every loss path from the cache")
 
-    monkeypatch.setattr("pathdep.lmc.analysis.load_model", no_loading)
-    again = lmc(root, n_boot=20, n_sequences=8)
+    monkeypatch.setattr("pathdep.lmc.cache.load_model", no_loading)
+    again = barriers(root, n_boot=20, n_sequences=8, reuse=False)  # recomputed from the cache
     assert {k: r.verdict for k, r in again.items()} == {k: r.verdict for k, r in results.items()}
 
 
 def test_cli(branched, tmp_path, capsys, models):
-    from pathdep.lmc.cli import barriers_cmd
+    from pathdep.analyze.cli import barriers_cmd
 
     on_disk(branched)
     barriers_cmd(Path(branched.root), store=None, out=tmp_path / "out", n_sequences=4,
-                 n_boot=10, run=["k0-*", "p"])
+                 n_boot=10, runs=["k0-*", "p"])
     text = capsys.readouterr().out
     assert "instability: Branches from step >= 10" in text and "basins:" in text
     assert (tmp_path / "out" / "basins" / "summary.json").is_file()

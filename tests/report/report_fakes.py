@@ -67,7 +67,7 @@ def fake_results(n_big_rows: int = 120) -> list[AnalysisResult]:
                        {}, {"effect": _curves("Effect of the intervention")}),
         AnalysisResult("learning_curves", "shapes", "Curves are smooth, not S-shaped.", {}, {},
                        {"curves": _curves("Loss", band=True)}),
-        AnalysisResult("pca", "A", "PC1 is training time.", {"pc1": 0.7}, {},
+        AnalysisResult("loss_pca", "A", "PC1 is training time.", {"pc1": 0.7}, {},
                        {"traj": _curves("PCA trajectories")}),
     ]
 

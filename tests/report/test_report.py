@@ -20,7 +20,7 @@ from pathdep.report.render import figure_payload, fmt, safe_json, table_view
 from pathdep.report.sections import arrange
 
 ORDER = ["differences", "clusters", "predictiveness", "circuits", "interventions",
-         "learning-curves", "pca", "outliers"]
+         "learning-curves", "pca"]  # "outliers" (not registered, question A) joins differences
 
 
 def _page(path: Path) -> str:
@@ -52,7 +52,9 @@ def test_each_section_opens_with_its_verdict_then_plots_then_tables(built):
     assert "0.9 [0.88, 0.91]" in art  # the Interval, as a headline number
 
 
-def test_arrange_places_by_name_then_question_then_other():
+def test_arrange_places_by_registry_then_question_then_other():
+    """Registered analyses go to the section their entry names, in registry order; others by
+    their question's first letter, else to a section of their own."""
     def r(name, q):
         return AnalysisResult(name, q, "v")
 
@@ -60,9 +62,9 @@ def test_arrange_places_by_name_then_question_then_other():
                    r("agreement", "A"), r("circuits", "G"), r("loss_pca", "A/H (PCA of losses)"),
                    r("drift", "A/E (drift)"), r("interventions", "F")])
     assert [(s.key, [x.name for x in s.results]) for s in got] == [
-        ("differences", ["agreement", "variance", "drift"]), ("clusters", ["mystery"]),
+        ("differences", ["agreement", "drift"]), ("clusters", ["mystery"]),
         ("circuits", ["circuits"]), ("interventions", ["interventions"]), ("pca", ["loss_pca"]),
-        ("other-prompt-dependence", ["prompt_dependence"])]
+        ("prompts", ["prompt_dependence"]), ("other-variance", ["variance"])]
 
 
 def test_page_is_self_contained(built):

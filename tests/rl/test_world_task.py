@@ -96,7 +96,7 @@ def test_rl_paths_end_to_end_on_a_tiny_world_suite(tmp_path, tiny_spec, one_thre
     import typer
     from typer.testing import CliRunner
 
-    from pathdep.rl.cli import rl_cmd
+    from pathdep.analyze.cli import rl_cmd
 
     app = typer.Typer()
     app.command()(rl_cmd)
@@ -104,4 +104,4 @@ def test_rl_paths_end_to_end_on_a_tiny_world_suite(tmp_path, tiny_spec, one_thre
     assert r.exit_code == 0, r.output
     assert "rl_paths: Across 2 RL seeds of 2 steps" in r.output
     r = CliRunner().invoke(app, [str(tmp_path / "w"), "--seeds", "0"])
-    assert isinstance(r.exception, PathdepError) and "at least two" in str(r.exception)
+    assert isinstance(r.exception, PathdepError) and "at least 2" in str(r.exception)

@@ -29,7 +29,8 @@ def open_store(path: str | Path) -> xr.Dataset:
     """Open a measurement store lazily (no array is read until it is indexed)."""
     path = Path(path)
     if not path.exists():
-        raise PathdepError(f"no store at {path}: pass the folder that `pathdep measure` wrote")
+        raise PathdepError(f"no measurement store at {path}: pass the folder that `pathdep measure` "
+                           "wrote")
     try:
         from pathdep.store import open_store as _open  # the store module, once it exists
     except ImportError:

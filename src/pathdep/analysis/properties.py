@@ -18,6 +18,8 @@ import xarray as xr
 
 from pathdep.analysis import data
 
+PROPS = ("loss", "icl_score", "behavior", "head_score")  # the scalar properties below
+
 
 def scalar_properties(ds: xr.Dataset) -> xr.DataArray:
     """(run, step, property) float64, NaN where not done; coordinate ``family`` per property."""

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import plotly.io as pio
+
+from pathdep.atomic import atomic_dir
 
 
-def _fmt(x: float) -> str:
+def fmt(x: float) -> str:
     """3 significant digits, but whole numbers (e.g. steps) in full: 1024, not 1.02e+03."""
     if x == x and abs(x) < 1e9 and float(x).is_integer():
         return str(int(x))
@@ -43,7 +46,10 @@ class Interval:
     n_boot: int = 0
 
     def __str__(self) -> str:
-        return f"{_fmt(self.value)} [{_fmt(self.low)}, {_fmt(self.high)}]"
+        return f"{fmt(self.value)} [{fmt(self.low)}, {fmt(self.high)}]"
+
+    def __getitem__(self, key: str) -> float:  # reads like the dict it is saved as
+        return self.to_dict()[key]
 
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "low": self.low, "high": self.high, "level": self.level,
@@ -67,24 +73,18 @@ class AnalysisResult:
     figures: dict[str, Any] = field(default_factory=dict)  # plotly.graph_objects.Figure
 
     def summary_json(self) -> dict[str, Any]:
-        def conv(v):
-            if isinstance(v, Interval):
-                return v.to_dict()
-            if isinstance(v, dict):
-                return {k: conv(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [conv(x) for x in v]
-            if hasattr(v, "item"):
-                return v.item()
-            return v
-
         return {"name": self.name, "question": self.question, "verdict": self.verdict,
-                "summary": conv(self.summary)}
+                "summary": _plain(self.summary)}
+
+    def normalized(self) -> AnalysisResult:
+        """The same result with its summary as it reads back from disk (plain JSON values,
+        intervals as :class:`Interval`), so a fresh and a reused result are alike."""
+        summary = _revive(json.loads(json.dumps(_plain(self.summary), default=str)))
+        return AnalysisResult(self.name, self.question, self.verdict, summary, dict(self.tables),
+                              dict(self.figures))
 
     def save(self, folder: Path) -> None:
         """Write to ``folder`` (created): summary.json, <table>.csv, <figure>.json."""
-        from pathdep.atomic import atomic_dir
-
         with atomic_dir(Path(folder)) as tmp:
             (tmp / "summary.json").write_text(json.dumps(self.summary_json(), indent=2, default=str))
             for k, df in self.tables.items():
@@ -94,12 +94,37 @@ class AnalysisResult:
 
     @classmethod
     def load(cls, folder: Path) -> AnalysisResult:
-        import plotly.io as pio
-
         folder = Path(folder)
         s = json.loads((folder / "summary.json").read_text())
         tables = {p.stem: _read_csv(p) for p in sorted(folder.glob("*.csv"))}
         figures = {p.name.removesuffix(".fig.json"): pio.from_json(p.read_text())
                    for p in sorted(folder.glob("*.fig.json"))}
         return cls(name=s["name"], question=s["question"], verdict=s["verdict"],
-                   summary=s["summary"], tables=tables, figures=figures)
+                   summary=_revive(s["summary"]), tables=tables, figures=figures)
+
+
+_INTERVAL_KEYS = {"value", "low", "high", "level", "n_boot"}
+
+
+def _plain(v):
+    """JSON-ready: Intervals as dicts, numpy scalars as Python numbers."""
+    if isinstance(v, Interval):
+        return v.to_dict()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def _revive(v):
+    """The inverse of :func:`_plain` for intervals: their dicts become :class:`Interval` again."""
+    if isinstance(v, dict):
+        if set(v) == _INTERVAL_KEYS:
+            return Interval(**v)
+        return {k: _revive(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_revive(x) for x in v]
+    return v

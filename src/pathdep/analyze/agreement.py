@@ -16,8 +16,10 @@ import logging
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import data, figures, pairs, tokens
+from pathdep.analysis.contract import Analysis, StepOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,21 @@ def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame) -> str:
     return text + "; no token category is over-represented among the largest disagreements."
 
 
-def agreement(ds: xr.Dataset, *, step: int | None = None, n_boot: int = 500, seed: int = 0,
-              n_outliers: int = 20, outlier_frac: float = 0.01) -> AnalysisResult:
+class AgreementOptions(StepOptions):
+    """Options of :func:`agreement`."""
+
+    n_outliers: int = Field(20, ge=1, description="Outlier tokens listed with their contexts.")
+    outlier_frac: float = Field(0.01, gt=0, le=1, description=(
+        "Share of tokens with the largest between-run spread counted as outliers."))
+
+
+def agreement(ds: xr.Dataset, options: AgreementOptions | None = None,
+              **overrides) -> AnalysisResult:
     """Pairwise agreement of runs' per-token log-probs at ``step`` (default: the last step
     done by the most runs)."""
+    o = AgreementOptions.build(options, **overrides)
+    (step, n_boot, seed, n_outliers, outlier_frac) = (
+        o.step, o.n_boot, o.seed, o.n_outliers, o.outlier_frac)
     data.require(ds, "logprob")
     si = data.choose_step(ds, step)
     step_value = int(data.steps(ds)[si])
@@ -97,3 +110,10 @@ def agreement(ds: xr.Dataset, *, step: int | None = None, n_boot: int = 500, see
         tables={"pairs": _pair_table(ag, names, len(idx)), "outliers": out_df,
                 "outlier_categories": enr.reset_index(drop=True)},
         figures=figs)
+
+
+ANALYSIS = Analysis(
+    "agreement",
+    "How much do runs agree on per-token log-probs, and on which tokens do they disagree?",
+    label="A", section="differences", run=on_store(agreement),
+    options=AgreementOptions, inputs=StoreInputs(needs=("logprob",)))

@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 ROLES = ("previous_token", "induction")
@@ -80,9 +82,18 @@ def _per_run(ds: xr.Dataset, threshold: float):
     return pd.DataFrame(fate_rows), pd.DataFrame(tenure_rows)
 
 
-def circuit_survival(ds: xr.Dataset, *, threshold: float = 0.4, n_boot: int = 500,
-                     seed: int = 0) -> AnalysisResult:
+class CircuitSurvivalOptions(BootOptions):
+    """Options of :func:`circuit_survival`."""
+
+    threshold: float = Field(0.4, ge=0, description=(
+        "Head score at which a head holds a role (ARENA's 0.4 for induction heads)."))
+
+
+def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = None,
+                     **overrides) -> AnalysisResult:
     """Each head's role over training; whether the first circuit for a role survives."""
+    o = CircuitSurvivalOptions.build(options, **overrides)
+    threshold, n_boot, seed = o.threshold, o.n_boot, o.seed
     data.require(ds, "head_score")
     if not set(ROLES) & {str(k) for k in ds["kind"].values}:
         raise data.Skip(f"head_score has none of the kinds {ROLES}")
@@ -118,3 +129,10 @@ def _figures(ds: xr.Dataset) -> dict:
                                                      title=f"{role} score per head ({run})",
                                                      x_title="step", y_title="head", zmin=0, zmax=1)
     return figs
+
+
+ANALYSIS = Analysis(
+    "circuit_survival",
+    "G: are the heads doing a job at the end the ones that first did it, or were they replaced?",
+    label="G", section="circuits", run=on_store(circuit_survival),
+    options=CircuitSurvivalOptions, inputs=StoreInputs(needs=("head_score",), min_runs=1))

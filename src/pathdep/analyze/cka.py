@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.contract import Analysis, StepOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 
@@ -71,9 +73,19 @@ def _pairs_at(ds: xr.Dataset, si: int, runs: np.ndarray) -> list[dict]:
     return rows
 
 
-def cka(ds: xr.Dataset, *, step: int | None = None, debiased: bool = False, n_boot: int = 500,
-        seed: int = 0, max_steps: int = 20) -> AnalysisResult:
+class CkaOptions(StepOptions):
+    """Options of :func:`cka`."""
+
+    debiased: bool = Field(False, description=(
+        "Use the debiased HSIC estimator (Kornblith et al. 2019)."))
+    max_steps: int = Field(20, ge=1, description=(
+        "At most this many steps (evenly spread) for CKA over training."))
+
+
+def cka(ds: xr.Dataset, options: CkaOptions | None = None, **overrides) -> AnalysisResult:
     """Pairwise linear CKA between runs at matched layers, over (up to ``max_steps``) steps."""
+    o = CkaOptions.build(options, **overrides)
+    step, debiased, n_boot, seed, max_steps = o.step, o.debiased, o.n_boot, o.seed, o.max_steps
     data.require(ds, "hidden")
     if ds.sizes["run"] < 2:
         raise data.Skip("needs at least two runs")
@@ -117,3 +129,10 @@ def _matrix(at: pd.DataFrame, n: int, col: str) -> np.ndarray:
     for (a, b), v in m.items():
         out[a, b] = out[b, a] = v
     return out
+
+
+ANALYSIS = Analysis(
+    "cka",
+    "A: how similar are runs' hidden states at matched layers (linear CKA)?",
+    label="A", section="differences", run=on_store(cka),
+    options=CkaOptions, inputs=StoreInputs(needs=("hidden",)))

@@ -24,8 +24,11 @@ import logging
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -113,8 +116,16 @@ def _verdict(table: pd.DataFrame, stab: dict, n_runs: int) -> str:
             + "; ".join(parts) + ".")
 
 
-def clusters(ds: xr.Dataset, *, alpha: float = 0.05, n_boot: int = 500, seed: int = 0) -> AnalysisResult:
+class ClustersOptions(BootOptions):
+    """Options of :func:`clusters`."""
+
+    alpha: float = Field(0.05, gt=0, lt=1, description="Level of the dip test of unimodality.")
+
+
+def clusters(ds: xr.Dataset, options: ClustersOptions | None = None, **overrides) -> AnalysisResult:
     """Clusteredness of each property across runs, and when cluster membership is fixed."""
+    o = ClustersOptions.build(options, **overrides)
+    alpha, n_boot, seed = o.alpha, o.n_boot, o.seed
     if ds.sizes["run"] < MIN_RUNS:
         raise data.Skip(f"needs at least {MIN_RUNS} runs")
     P = properties.informative(properties.scalar_properties(ds), MIN_RUNS)
@@ -144,3 +155,10 @@ def clusters(ds: xr.Dataset, *, alpha: float = 0.05, n_boot: int = 500, seed: in
     return AnalysisResult(name="clusters", question="C/D (clusters and their stability)",
                           verdict=_verdict(table, stab, len(names)), summary=summary,
                           tables={"properties": table, "lock_in": lock}, figures=figs)
+
+
+ANALYSIS = Analysis(
+    "clusters",
+    "C/D: do runs fall into distinct clusters, and from when is membership fixed?",
+    label="C/D", section="clusters", run=on_store(clusters),
+    options=ClustersOptions, inputs=StoreInputs(any_of=PROPS, min_runs=4))

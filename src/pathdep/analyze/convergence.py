@@ -18,8 +18,10 @@ import logging
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, distributions, figures, pairs, properties, tokens
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
@@ -125,9 +127,18 @@ def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval) -> str:
     return text + f"; {tok.value:.0%} [{tok.low:.0%}, {tok.high:.0%}] of the tokens runs disagreed on most mid-training agree by the end."
 
 
-def convergence(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                max_tokens: int | None = 200_000) -> AnalysisResult:
+class ConvergenceOptions(BootOptions):
+    """Options of :func:`convergence`."""
+
+    max_tokens: int | None = Field(200_000, ge=1, description=(
+        "Tokens sampled for the per-token KL and agreement (None: all)."))
+
+
+def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
+                **overrides) -> AnalysisResult:
     """Agreement and per-token KL between runs at every step; capabilities mid-training vs end."""
+    o = ConvergenceOptions.build(options, **overrides)
+    n_boot, seed, max_tokens = o.n_boot, o.seed, o.max_tokens
     data.require(ds, "logprob")
     allc = data.common_steps(ds)
     if len(data.common_steps(ds, 2)) < 2 or len(allc) < 1:
@@ -158,3 +169,11 @@ def convergence(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
     return AnalysisResult(name="convergence", question="A/E (convergence over training)",
                           verdict=_verdict(curve, caps, tok), summary=summary,
                           tables={"by_step": curve, "capabilities": caps}, figures=figs)
+
+
+ANALYSIS = Analysis(
+    "convergence",
+    "Do runs' predictions converge over training, and do capabilities one run lacks mid-training "
+    "appear by the end?",
+    label="A/E", section="differences", run=on_store(convergence),
+    options=ConvergenceOptions, inputs=StoreInputs(needs=("logprob",)))

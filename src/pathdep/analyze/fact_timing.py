@@ -50,8 +50,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
 FACT_PROBES = {"fact_frequent": "frequent", "fact_rare": "rare"}
@@ -290,10 +292,19 @@ def _fmt(iv: Interval) -> str:
         (f"{iv.value:.2g}" if np.isfinite(iv.value) else "n/a")
 
 
-def fact_timing(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0, bins: int = 3,
-                level: float = 0.95) -> AnalysisResult:
+class FactTimingOptions(BootOptions):
+    """Options of :func:`fact_timing`."""
+
+    bins: int = Field(3, ge=2, description="Timing bins of the last sighting (parts of training).")
+    level: float = Field(0.95, gt=0, lt=1, description="Level of the intervals.")
+
+
+def fact_timing(ds: xr.Dataset, options: FactTimingOptions | None = None,
+                **overrides) -> AnalysisResult:
     """Recall at the end of training by when (timing bin of the last sighting) and how often
     a fact was seen; the within-fact effect across runs; forgetting curves."""
+    o = FactTimingOptions.build(options, **overrides)
+    n_boot, seed, bins, level = o.n_boot, o.seed, o.bins, o.level
     data.require(ds, "probe_item_correct")
     F = Facts(ds, bins)
     groups = _groups(F)
@@ -422,3 +433,11 @@ def _figures(by: pd.DataFrame, curves: pd.DataFrame, forget: pd.DataFrame) -> di
         fig.update_xaxes(type="log")
         figs["forgetting"] = fig
     return figs
+
+
+ANALYSIS = Analysis(
+    "fact_timing",
+    "E: is a fact recalled at the end depending on how often and when in the data order it was "
+    "seen?",
+    label="E", section="behaviours", run=on_store(fact_timing),
+    options=FactTimingOptions, inputs=StoreInputs(needs=("probe_item_correct",)))

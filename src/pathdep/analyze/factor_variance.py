@@ -21,8 +21,11 @@ import logging
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
@@ -91,9 +94,18 @@ def _final_tokens(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
                      if d[r].any() else np.full(len(idx), np.nan) for r in range(d.shape[0])])
 
 
-def factor_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                    max_tokens: int = 2000) -> AnalysisResult:
+class FactorVarianceOptions(BootOptions):
+    """Options of :func:`factor_variance`."""
+
+    max_tokens: int = Field(2000, ge=1, description=(
+        "Tokens sampled for the per-token decomposition."))
+
+
+def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None,
+                    **overrides) -> AnalysisResult:
     """Share of each property's final-value variance explained by each grid factor."""
+    o = FactorVarianceOptions.build(options, **overrides)
+    n_boot, seed, max_tokens = o.n_boot, o.seed, o.max_tokens
     fac = usable_factors(ds)
     if not fac:
         raise data.Skip("no run factor has repeated levels (nothing to decompose beyond the "
@@ -123,3 +135,10 @@ def factor_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
     return AnalysisResult(name="factor_variance", question="B (sensitivity to the setup)",
                           verdict=verdict, summary=summary, tables={"shares": table},
                           figures={"shares": fig})
+
+
+ANALYSIS = Analysis(
+    "factor_variance",
+    "B: how much of each property's variance does each grid factor explain?",
+    label="B", section="differences", run=on_store(factor_variance),
+    options=FactorVarianceOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3))

@@ -23,8 +23,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult
 from pathdep.analyze import predictiveness
 from pathdep.analyze.run_variance import between_share
@@ -74,9 +77,18 @@ def _null_share(table: np.ndarray, n_perm: int, seed: int) -> float:
     return float(np.nanmean(shares))
 
 
-def general_factor(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                   n_perm: int = 200) -> AnalysisResult:
+class GeneralFactorOptions(BootOptions):
+    """Options of :func:`general_factor`."""
+
+    n_perm: int = Field(200, ge=1, description=(
+        "Permutations of the null (each indicator shuffled across properties)."))
+
+
+def general_factor(ds: xr.Dataset, options: GeneralFactorOptions | None = None,
+                   **overrides) -> AnalysisResult:
     """Table of path-dependence indicators per property and its principal components."""
+    o = GeneralFactorOptions.build(options, **overrides)
+    n_boot, seed, n_perm = o.n_boot, o.seed, o.n_perm
     if ds.sizes["run"] < MIN_RUNS:
         raise data.Skip(f"needs at least {MIN_RUNS} runs")
     P = properties.informative(properties.scalar_properties(ds), MIN_RUNS)
@@ -115,3 +127,10 @@ def general_factor(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
         summary={"pc1_share": share, "null_pc1_share": null, "same_sign": same_sign,
                  "loadings": dict(zip(INDICATORS, loads, strict=True)), "n_properties": len(ind)},
         tables={"indicators": ind, "loadings": load_df}, figures=figs)
+
+
+ANALYSIS = Analysis(
+    "general_factor",
+    "Is there one general factor across the path-dependence indicators of all properties?",
+    label="", section="differences", run=on_store(general_factor),
+    options=GeneralFactorOptions, inputs=StoreInputs(any_of=PROPS, min_runs=4))

@@ -64,8 +64,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 from pathdep.analyze.clusters import bimodality
 
@@ -239,11 +241,23 @@ def _follow(S: Series, r: int, c: int, name: str, bstep: int, spec_ivs: dict, fl
     return row, curve
 
 
-def interventions(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                  stuck_fraction: float = 0.5, noise_floor: float = 0.1,
-                  alpha: float = 0.05) -> AnalysisResult:
+class InterventionsOptions(BootOptions):
+    """Options of :func:`interventions`."""
+
+    stuck_fraction: float = Field(0.5, gt=0, le=1, description=(
+        "Retained share of the peak effect at the end above which an effect counts as stuck."))
+    noise_floor: float = Field(0.1, ge=0, description=(
+        "Noise floor (nats) when no pair of controls gives one."))
+    alpha: float = Field(0.05, gt=0, lt=1, description="Level of the dip test of bimodality.")
+
+
+def interventions(ds: xr.Dataset, options: InterventionsOptions | None = None,
+                  **overrides) -> AnalysisResult:
     """Each intervention's effect from its end to the last step, stuck vs decayed per run,
     bimodality across runs, and the dependence on the branch step."""
+    o = InterventionsOptions.build(options, **overrides)
+    (n_boot, seed, stuck_fraction, noise_floor, alpha) = (
+        o.n_boot, o.seed, o.stuck_fraction, o.noise_floor, o.alpha)
     data.require(ds, "behavior_margin")
     if "probe" not in ds.dims:
         raise data.Skip("the store has no probes")
@@ -406,3 +420,11 @@ def figures_colors(n: int) -> list[str]:
     from plotly.colors import sample_colorscale
 
     return sample_colorscale("Viridis", [i / max(n - 1, 1) for i in range(n)])
+
+
+ANALYSIS = Analysis(
+    "interventions",
+    "F: does an early intervention's effect decay or stick, is the outcome bimodal, and how does "
+    "it depend on the branch step?",
+    label="F", section="interventions", run=on_store(interventions),
+    options=InterventionsOptions, inputs=StoreInputs(needs=("behavior_margin",)))

@@ -29,9 +29,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 from scipy.stats import spearmanr
 
 from pathdep.analysis import bootstrap, curve_fit, data, figures, tokens
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 CLASSES = ("S-shaped", "smooth", "non-monotone")
@@ -156,10 +158,26 @@ def _figures(ds, long: pd.DataFrame, shares_df: pd.DataFrame, idx) -> dict:
     return figs
 
 
-def learning_curves(ds: xr.Dataset, *, max_tokens: int = 2000, n_boot: int = 500, seed: int = 0,
-                    forget_frac: float = 0.25, forget_min: float = 0.1, xia_threshold: float = 0.3,
-                    bic_margin: float = 2.0) -> AnalysisResult:
+class LearningCurvesOptions(BootOptions):
+    """Options of :func:`learning_curves`."""
+
+    max_tokens: int = Field(2000, ge=1, description="Tokens whose curves are classified.")
+    forget_frac: float = Field(0.25, ge=0, description=(
+        "Forgettability (total rise of the smoothed curve) above this share of its range counts as"
+        " non-monotone."))
+    forget_min: float = Field(0.1, ge=0, description="... and must exceed this many nats.")
+    xia_threshold: float = Field(0.3, ge=0, le=1, description=(
+        "Xia et al.'s upward rule is checked after this share of the checkpoints."))
+    bic_margin: float = Field(2.0, ge=0, description=(
+        "BIC margin by which the sigmoid must beat the smooth fits to call a curve S-shaped."))
+
+
+def learning_curves(ds: xr.Dataset, options: LearningCurvesOptions | None = None,
+                    **overrides) -> AnalysisResult:
     """Classify per-token learning curves per run and compare them across runs."""
+    o = LearningCurvesOptions.build(options, **overrides)
+    (max_tokens, n_boot, seed, forget_frac, forget_min, xia_threshold, bic_margin) = (
+        o.max_tokens, o.n_boot, o.seed, o.forget_frac, o.forget_min, o.xia_threshold, o.bic_margin)
     data.require(ds, "logprob")
     opts = {"forget_frac": forget_frac, "forget_min": forget_min, "xia_threshold": xia_threshold,
             "bic_margin": bic_margin}
@@ -188,3 +206,11 @@ def learning_curves(ds: xr.Dataset, *, max_tokens: int = 2000, n_boot: int = 500
                           verdict=verdict + ".", summary=summary,
                           tables={"tokens": long, "cross_run": cross, "class_shares": shares_df},
                           figures=_figures(ds, long, shares_df, idx))
+
+
+ANALYSIS = Analysis(
+    "learning_curves",
+    "Are per-token learning curves S-shaped, smooth or non-monotone, and do runs learn tokens in "
+    "the same order?",
+    label="G/H", section="learning-curves", run=on_store(learning_curves),
+    options=LearningCurvesOptions, inputs=StoreInputs(needs=("logprob",), min_runs=1))

@@ -22,8 +22,10 @@ import logging
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, stream_pca, tokens
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,18 @@ def _figures(traj_df: pd.DataFrame, comp_df: pd.DataFrame) -> dict:
     return figs
 
 
-def loss_pca(ds: xr.Dataset, *, n_components: int = 10, n_boot: int = 500, seed: int = 0,
-             n_top: int = 10, n_iter: int = 1) -> AnalysisResult:
+class LossPcaOptions(BootOptions):
+    """Options of :func:`loss_pca`."""
+
+    n_components: int = Field(10, ge=1, description="Principal components kept.")
+    n_top: int = Field(10, ge=1, description="Tokens listed at each end of each component.")
+    n_iter: int = Field(1, ge=0, description="Power iterations of the randomized PCA.")
+
+
+def loss_pca(ds: xr.Dataset, options: LossPcaOptions | None = None, **overrides) -> AnalysisResult:
     """Joint PCA of per-token losses over all (run, step) snapshots, streamed from the store."""
+    o = LossPcaOptions.build(options, **overrides)
+    n_components, n_boot, seed, n_top, n_iter = o.n_components, o.n_boot, o.seed, o.n_top, o.n_iter
     data.require(ds, "logprob")
     rows = _rows(ds)
     if len(rows) < 3:
@@ -127,3 +138,11 @@ def loss_pca(ds: xr.Dataset, *, n_components: int = 10, n_boot: int = 500, seed:
         tables={"trajectories": traj, "components": comp_df,
                 "top_tokens": _top_tokens(ds, pca.components, n_top)},
         figures=_figures(traj, comp_df))
+
+
+ANALYSIS = Analysis(
+    "loss_pca",
+    "What are the main directions of per-token loss over runs and checkpoints, and do runs' "
+    "trajectories part?",
+    label="A/H", section="pca", run=on_store(loss_pca),
+    options=LossPcaOptions, inputs=StoreInputs(needs=("logprob",), min_runs=1))

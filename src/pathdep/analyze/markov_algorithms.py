@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Options
 from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.probes.markov import ALGORITHMS, compare_algorithms, model_predictor
@@ -80,9 +82,22 @@ def _verdict(df: pd.DataFrame) -> tuple[str, dict]:
     return "At the last checkpoint the dominant algorithm is " + "; ".join(parts) + ".", summary
 
 
-def markov_algorithms(suite: Suite | str | Path, out: str | Path | None = None, *,
-                      length: int | None = None, n_rep: int = 8, seed: int = 0) -> AnalysisResult:
-    """Compare every checkpoint with the four algorithms; save under ``out/markov_algorithms``."""
+class MarkovAlgorithmsOptions(Options):
+    """Options of :func:`markov_algorithms`."""
+
+    length: int | None = Field(None, ge=2, description=(
+        "Context length of the compared sequences; default min(64, context - 1)."))
+    n_rep: int = Field(8, ge=1, description="Sequences per chain set and checkpoint.")
+    seed: int = Field(0, description="Seed of the sampled chains.")
+
+
+def markov_algorithms(suite: Suite | str | Path, out: str | Path | None = None,
+                      options: MarkovAlgorithmsOptions | None = None,
+                      **overrides) -> AnalysisResult:
+    """Compare every checkpoint with the four algorithms; save under ``out/markov_algorithms``
+    when ``out`` is given. Options: :class:`MarkovAlgorithmsOptions`."""
+    o = MarkovAlgorithmsOptions.build(options, **overrides)
+    length, n_rep, seed = o.length, o.n_rep, o.seed
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     chains, prior = _chains(suite)
     context = int(suite.meta["spec"].get("model", {}).get("context", 128))
@@ -95,3 +110,22 @@ def markov_algorithms(suite: Suite | str | Path, out: str | Path | None = None, 
     if out is not None:
         result.save(Path(out) / NAME)
     return result
+
+
+def _applies(ctx: Context, o: MarkovAlgorithmsOptions) -> str | None:
+    generator = ((ctx.suite.meta.get("spec") or {}).get("data") or {}).get("generator")
+    if generator == "markov-mixture" or NAME in ctx.requested:
+        return None
+    return "the suite is not a markov-mixture suite (Park et al.'s algorithms need its chains)"
+
+
+def _run(ctx: Context, o: MarkovAlgorithmsOptions) -> AnalysisResult:
+    return markov_algorithms(ctx.suite, None, o)
+
+
+ANALYSIS = Analysis(
+    NAME,
+    "Which in-context algorithm (Park et al.'s Uni/Bi retrieval or inference) does each "
+    "checkpoint implement?",
+    label="", section="icl-algorithms", run=_run, options=MarkovAlgorithmsOptions,
+    inputs=CheckpointInputs("every checkpoint of a markov-mixture suite", _applies))

@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,11 @@ def _verdict(n_runs: int, ind: np.ndarray, icl: np.ndarray, t: dict) -> str:
     return "; ".join(parts) + "."
 
 
-def phase_changes(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0) -> AnalysisResult:
+def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
+                  **overrides) -> AnalysisResult:
     """Change points per run and signal; induction-head formation vs ICL-score jump."""
+    o = BootOptions.build(options, **overrides)
+    n_boot, seed = o.n_boot, o.seed
     if not any(data.has_values(ds, v) for v in ("head_score", "icl_score", "behavior")):
         raise data.Skip("the store has no head_score, icl_score or behavior")
     P = properties.scalar_properties(ds)
@@ -170,3 +174,10 @@ def phase_changes(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0) -> Analys
                           verdict=_verdict(len(names), ind, icl, t), summary=summary,
                           tables={"per_run": per_run, "change_points": cps}, figures=figs)
 
+
+ANALYSIS = Analysis(
+    "phase_changes",
+    "When do induction heads form and the ICL score jump in each run, and do the two coincide?",
+    label="F/G", section="circuits", run=on_store(phase_changes),
+    options=BootOptions,
+    inputs=StoreInputs(any_of=("head_score", "icl_score", "behavior"), min_runs=1))

@@ -22,9 +22,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 from scipy.stats import spearmanr
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
 MIN_RUNS = 3
@@ -87,9 +90,17 @@ def _curves(P: xr.DataArray) -> pd.DataFrame:
                          for p in P["property"].values for f in fracs])
 
 
-def predictiveness(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                   max_tokens: int = 2000) -> AnalysisResult:
+class PredictivenessOptions(BootOptions):
+    """Options of :func:`predictiveness`."""
+
+    max_tokens: int = Field(2000, ge=1, description="Tokens sampled for the per-token properties.")
+
+
+def predictiveness(ds: xr.Dataset, options: PredictivenessOptions | None = None,
+                   **overrides) -> AnalysisResult:
     """Consistency over time (value at t vs final) beside homogeneity between runs."""
+    o = PredictivenessOptions.build(options, **overrides)
+    n_boot, seed, max_tokens = o.n_boot, o.seed, o.max_tokens
     if ds.sizes["run"] < MIN_RUNS:
         raise data.Skip(f"needs at least {MIN_RUNS} runs")
     P = properties.available(ds, MIN_RUNS)
@@ -134,3 +145,11 @@ def _result(table: pd.DataFrame, axis: Interval, curves: pd.DataFrame) -> Analys
     return AnalysisResult(name="predictiveness", question="E (predictive power of mid-training)",
                           verdict=verdict, summary=summary,
                           tables={"properties": table, "by_fraction": curves}, figures=figs)
+
+
+ANALYSIS = Analysis(
+    "predictiveness",
+    "E: does a property's mid-training value predict its final value, and how does that relate to "
+    "agreement between runs?",
+    label="E", section="predictiveness", run=on_store(predictiveness),
+    options=PredictivenessOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3))

@@ -20,8 +20,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, properties
+from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
 
@@ -73,9 +76,18 @@ def token_share(ds: xr.Dataset, max_tokens: int, n_boot: int, seed: int) -> Inte
                               n_boot=n_boot, seed=seed)
 
 
-def run_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
-                 max_tokens: int = 5000) -> AnalysisResult:
+class RunVarianceOptions(BootOptions):
+    """Options of :func:`run_variance`."""
+
+    max_tokens: int = Field(5000, ge=1, description=(
+        "Tokens sampled for the per-token between-run share."))
+
+
+def run_variance(ds: xr.Dataset, options: RunVarianceOptions | None = None,
+                 **overrides) -> AnalysisResult:
     """Between-run share of variance for every property (and per-token loss)."""
+    o = RunVarianceOptions.build(options, **overrides)
+    n_boot, seed, max_tokens = o.n_boot, o.seed, o.max_tokens
     if ds.sizes["run"] < 2:
         raise data.Skip("needs at least two runs")
     P = properties.available(ds)
@@ -108,3 +120,10 @@ def run_variance(ds: xr.Dataset, *, n_boot: int = 500, seed: int = 0,
                        err=("share_low", "share_high"))
     return AnalysisResult(name="run_variance", question="A (variance across runs)", verdict=verdict,
                           summary=summary, tables={"properties": table}, figures={"shares": fig})
+
+
+ANALYSIS = Analysis(
+    "run_variance",
+    "A: what share of each property's variance lies between runs?",
+    label="A", section="differences", run=on_store(run_variance),
+    options=RunVarianceOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob")))

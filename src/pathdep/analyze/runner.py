@@ -1,34 +1,45 @@
-"""``analyze``: run registered analyses on a store and write their results beside it.
+"""``analyze``: run the registered analyses and write their results beside the store.
 
     from pathdep.analyze import analyze
-    results = analyze("runs/demo/store.zarr")            # all analyses
-    results = analyze(ds, names=["agreement"], step=512)   # an open Dataset, nothing written
+    results = analyze("runs/demo/measurements.zarr")          # every default analysis
+    results = analyze(ds, names=["agreement"], step=512)        # an open Dataset, nothing written
+    results = analyze(store, suite="runs/demo", names=["instability", "basins"],
+                      options={"basins": {"max_runs": 8}})
 
-Results go to ``<store>.analysis/<name>/`` (``AnalysisResult.save``) plus a
-combined ``summary.json`` listing every verdict and every skipped analysis
-with its reason.
+Results go to ``<store>.analysis/<name>/`` (``AnalysisResult.save``) with a
+fingerprint (:mod:`pathdep.analysis.fingerprint`) of everything the result
+depends on; a rerun whose fingerprint matches loads the saved result instead
+of computing it. A combined ``summary.json`` lists every verdict, every skipped
+analysis with its reason, and the options each analysis ran with. Fresh and
+reused results are alike (:meth:`AnalysisResult.normalized`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import logging
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from pathdep import progress
 from pathdep.analysis import data
+from pathdep.analysis.contract import Analysis, Context, Options
+from pathdep.analysis.fingerprint import fingerprint
 from pathdep.analysis.result import AnalysisResult
 from pathdep.analyze import registry
-from pathdep.atomic import write_json
+from pathdep.atomic import write_json, write_text
+from pathdep.suites import Suite, load_suite
+from pathdep.suites.load import MANIFEST
 
 log = logging.getLogger(__name__)
+
+FINGERPRINT = ".fingerprint"
+STORE_NAME = "measurements.zarr"
 
 
 def default_out(store: str | Path) -> Path:
@@ -37,43 +48,66 @@ def default_out(store: str | Path) -> Path:
     return store.with_name(store.name + ".analysis")
 
 
-def _options(fn, step, n_boot, seed) -> dict:
-    params = inspect.signature(fn).parameters
-    opts = {"step": step, "n_boot": n_boot, "seed": seed}
-    return {k: v for k, v in opts.items() if k in params and not (k == "step" and v is None)}
+def _suite_beside(store: Path | None) -> Suite | None:
+    """The suite whose folder holds ``store`` (the layout `pathdep run` writes), if any."""
+    if store is not None and (store.parent / MANIFEST).is_file():
+        log.info("analyses that load checkpoints use the suite at %s", store.parent)
+        return load_suite(store.parent)
+    return None
 
 
-def run_one(entry: registry.Analysis, ds: xr.Dataset, *, step=None, n_boot=500,
-            seed=0) -> AnalysisResult | str:
-    """The result of one analysis, or the reason it was skipped."""
-    reason = entry.skip_reason(ds)
+def _context(store, out, suite, names) -> Context:
+    ds = store if isinstance(store, xr.Dataset) else None
+    path = None if store is None or ds is not None else Path(store)
+    if isinstance(suite, (str, Path)):
+        suite = load_suite(suite)
+    if path is None and ds is None and suite is not None and suite.root:
+        candidate = Path(suite.root) / STORE_NAME  # the suite's own store, when it has one
+        path = candidate if candidate.exists() else None
+    if path is not None and not path.exists():
+        data.open_store(path)  # the clear error for a missing store
+    if suite is None and path is not None:
+        suite = _suite_beside(path)
+    if out is None:
+        out = (default_out(path) if path is not None else
+               Path(suite.root) / f"{STORE_NAME}.analysis" if ds is None and suite is not None
+               and suite.root else None)
+    return Context(ds=ds, store=path, suite=suite, out=Path(out) if out is not None else None,
+                   requested=frozenset(names or ()))
+
+
+def resolve_options(entry: Analysis, ctx: Context, common: Mapping[str, Any],
+                    given: Options | Mapping[str, Any] | None) -> Options:
+    """Class defaults < the context's (e.g. the spec's [rl]) < common options < ``given``."""
+    fields = entry.options.model_fields
+    base = {k: v for k, v in entry.defaults(ctx).items() if k in fields}
+    base |= {k: v for k, v in common.items() if k in fields and v is not None}
+    if isinstance(given, Options):
+        given = given.model_dump(exclude_unset=True)
+    return entry.options.build(base, **dict(given or {}))
+
+
+def run_one(entry: Analysis, ctx: Context, options: Options) -> AnalysisResult | str:
+    """The (normalized) result of one analysis, or the reason it was skipped."""
+    reason = entry.skip_reason(ctx, options)
     if reason is None:
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():  # NaN cells (runs without a step) are expected
                 warnings.simplefilter("ignore", RuntimeWarning)
-                res = entry.func(ds, **_options(entry.func, step, n_boot, seed))
+                res = entry.run(ctx, options)
             log.info("%s done in %.1f s: %s", entry.name, time.perf_counter() - t0, res.verdict)
-            return res
+            return res.normalized()
         except data.Skip as e:
             reason = str(e)
     log.info("skipping %s: %s", entry.name, reason)
     return reason
 
 
-FINGERPRINT = ".fingerprint"
-
-
-def fingerprint(entry: registry.Analysis, ds: xr.Dataset, step, n_boot, seed) -> str:
-    """What a saved result depends on: the store's measured cells and identity, the options,
-    and the analysis's own source file (so a changed analysis is recomputed)."""
-    h = hashlib.sha256(np.ascontiguousarray(ds["done"].values).tobytes())
-    ident = {k: str(ds.attrs.get(k, "")) for k in ("suite", "layout_digest", "eval_hash")}
-    h.update(json.dumps([ident, step, n_boot, seed, entry.name], sort_keys=True).encode())
-    src = inspect.getsourcefile(entry.func)
-    if src:
-        h.update(Path(src).read_bytes())
-    return h.hexdigest()
+def _fingerprint(entry: Analysis, ctx: Context, options: Options) -> str:
+    loads = entry.inputs.kind == "checkpoints"
+    return fingerprint(entry.module, entry.name, options.model_dump(mode="json"),
+                       ds=ctx.dataset(), suite=ctx.suite if loads else None)
 
 
 def _reuse(folder: Path, fp: str) -> AnalysisResult | None:
@@ -88,45 +122,84 @@ def _reuse(folder: Path, fp: str) -> AnalysisResult | None:
         return None
 
 
-def analyze(store: str | Path | xr.Dataset, out: str | Path | None = None,
-            names: list[str] | None = None, step: int | None = None, *, n_boot: int = 500,
-            seed: int = 0, reuse: bool = True) -> dict[str, AnalysisResult]:
-    """Run the analyses ``names`` (default: all) on ``store`` and return their results.
+def _one(entry: Analysis, ctx: Context, options: Options, reuse: bool
+         ) -> AnalysisResult | str:
+    """Reuse the saved result when its fingerprint matches, else compute (and save) it."""
+    if ctx.out is None:
+        return run_one(entry, ctx, options)
+    folder = ctx.out / entry.name
+    fp = _fingerprint(entry, ctx, options)
+    res = _reuse(folder, fp) if reuse else None
+    if res is not None:
+        log.info("%s: reused the saved result (inputs, options and code unchanged)", entry.name)
+        return res
+    res = run_one(entry, ctx, options)
+    if isinstance(res, AnalysisResult):
+        res.save(folder)
+        write_text(folder / FINGERPRINT, fp)
+    return res
 
-    ``store`` is a store path or an open Dataset; results are written to ``out``
-    (default ``<store>.analysis`` for a path, nothing for a Dataset). ``step``
-    is the step the single-step analyses (agreement, cka) look at. With
-    ``reuse``, a result saved for the same store cells, options and analysis
-    code is loaded instead of recomputed.
+
+class Results(dict):
+    """name -> AnalysisResult, plus ``skipped``: name -> the reason it did not run."""
+
+    def __init__(self, results: dict[str, AnalysisResult], skipped: dict[str, str]):
+        super().__init__(results)
+        self.skipped = skipped
+
+
+def analyze(store: str | Path | xr.Dataset | None = None, out: str | Path | None = None,
+            names: list[str] | None = None, step: int | None = None, *,
+            suite: Suite | str | Path | None = None, n_boot: int = 500, seed: int = 0,
+            options: Mapping[str, Options | Mapping[str, Any]] | None = None,
+            reuse: bool = True) -> Results:
+    """Run the analyses ``names`` (default: every default analysis) and return their results.
+
+    ``store``: a store path or an open Dataset. ``suite`` (a Suite or folder) is what
+    the analyses that load checkpoints need; by default the suite whose folder holds
+    the store. Results are written to ``out`` (default ``<store>.analysis``; nothing
+    for a Dataset). ``step``, ``n_boot`` and ``seed`` go to every analysis that has
+    such an option; ``options`` maps an analysis name to its own options. With
+    ``reuse``, a result saved for the same inputs, options and code is loaded. The
+    returned mapping's ``skipped`` says why the others did not run.
     """
-    entries = [registry.get(n) for n in (names or list(registry.REGISTRY))]
-    if isinstance(store, xr.Dataset):
-        ds, source = store, None
-    else:
-        ds, source = data.open_store(store), str(store)
-        out = default_out(store) if out is None else out
-    results, skipped = {}, {}
+    entries = [registry.get(n) for n in names] if names else [
+        a for a in registry.ANALYSES if a.default]
+    unknown = set(options or {}) - set(registry.REGISTRY)
+    if unknown:
+        registry.get(sorted(unknown)[0])  # the error with suggestions
+    ctx = _context(store, out, suite, names)
+    common = {"step": step, "n_boot": n_boot, "seed": seed}
+    results, skipped, used = {}, {}, {}
     with progress.bar("analyse", total=len(entries)) as bar:
         for entry in entries:
             bar.update(info=entry.name)
-            fp = fingerprint(entry, ds, step, n_boot, seed) if out is not None else ""
-            res = _reuse(Path(out) / entry.name, fp) if out is not None and reuse else None
-            reused = res is not None
-            if reused:
-                log.info("%s: reused the saved result (store and options unchanged)", entry.name)
-            else:
-                res = run_one(entry, ds, step=step, n_boot=n_boot, seed=seed)
+            opts = resolve_options(entry, ctx, common, (options or {}).get(entry.name))
+            res = _one(entry, ctx, opts, reuse)
             if isinstance(res, str):
                 skipped[entry.name] = res
             else:
                 results[entry.name] = res
-                if out is not None and not reused:
-                    folder = Path(out) / entry.name
-                    res.save(folder)
-                    (folder / FINGERPRINT).write_text(fp)
+                used[entry.name] = opts.model_dump(mode="json")
             bar.advance()
-    if out is not None:
-        write_json(Path(out) / "summary.json", {
-            "store": source, "step": step, "n_boot": n_boot, "seed": seed,
-            "results": {k: r.summary_json() for k, r in results.items()}, "skipped": skipped})
-    return results
+    if ctx.out is not None:
+        _write_summary(ctx, {"step": step, "n_boot": n_boot, "seed": seed}, results, skipped,
+                       used)
+    return Results(results, skipped)
+
+
+def _write_summary(ctx: Context, head: dict, results: dict[str, AnalysisResult],
+                   skipped: dict[str, str], used: dict[str, dict]) -> None:
+    """Update ``<out>/summary.json``: the analyses run now replace their earlier entries."""
+    path = ctx.out / "summary.json"
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        old = {}
+    now = set(results) | set(skipped)
+    merged = {k: {n: v for n, v in (old.get(k) or {}).items() if n not in now}
+              for k in ("results", "skipped", "options")}
+    merged["results"] |= {k: r.summary_json() for k, r in results.items()}
+    merged["skipped"] |= skipped
+    merged["options"] |= used
+    write_json(path, {"store": str(ctx.store) if ctx.store else None, **head, **merged})

@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from pathdep.analysis import bootstrap
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.prompts.divergence import collect, components, outcome_dists
 from pathdep.prompts.extractors import get_extractor
 from pathdep.prompts.models import Loader, as_suite, each_lm
+from pathdep.prompts.options import PromptDependenceOptions
 from pathdep.prompts.promptsets import get_prompt_set
 
 log = logging.getLogger(__name__)
@@ -172,3 +174,18 @@ def prompt_dependence(suite, prompts=None, *, extractor=None, step: int | None =
     if root is not None:
         result.save(root / NAME)
     return result
+
+
+def _run(ctx: Context, o: PromptDependenceOptions) -> AnalysisResult:
+    return prompt_dependence(ctx.suite, o.prompts, extractor=o.extractor, step=o.step,
+                             temperatures=tuple(o.temperature), m=o.m, max_new=o.max_new,
+                             seed=o.seed, n_boot=o.n_boot)
+
+
+ANALYSIS = Analysis(
+    NAME,
+    "Is output divergence due to the prompt's surface, the training run, the temperature or "
+    "sampling noise?",
+    label="", section="prompts", run=_run, options=PromptDependenceOptions,
+    inputs=CheckpointInputs("each run's chosen checkpoint, sampled per prompt variant"),
+    default=False, command="prompts")

@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from pathdep.analysis import bootstrap
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json
 from pathdep.prompts import forking as fk
 from pathdep.prompts.extractors import get_extractor
 from pathdep.prompts.models import LM, Loader, as_suite, each_lm
+from pathdep.prompts.options import ForkingOptions
 from pathdep.prompts.promptsets import PromptSet, get_prompt_set
 
 log = logging.getLogger(__name__)
@@ -208,3 +210,18 @@ def forking_tokens(suite, prompts=None, *, extractor=None, step: int | None = No
     if root is not None:
         result.save(root / NAME)
     return result
+
+
+def _run(ctx: Context, o: ForkingOptions) -> AnalysisResult:
+    cfg = ForkConfig(**{f: getattr(o, f) for f in ForkConfig.__dataclass_fields__})
+    return forking_tokens(ctx.suite, o.prompt or o.prompts, extractor=o.extractor, step=o.step,
+                          config=cfg, cache=ctx.cache_dir("forking"), n_boot=o.n_boot)
+
+
+ANALYSIS = Analysis(
+    NAME,
+    "Where does resampling one token change the outcome (forking tokens), and do runs fork at "
+    "the same tokens?",
+    label="", section="prompts", run=_run, options=ForkingOptions,
+    inputs=CheckpointInputs("each run's chosen checkpoint, sampled many times"),
+    default=False, command="forking")

@@ -1,10 +1,11 @@
 """Which analysis goes in which section of the report, and in what order.
 
-The sections follow the path-dependence questions (A-H). An analysis is placed
-by its name (``SectionSpec.names``, then ``keywords`` in the name), then by the
-first letter of its question label ("A", "C/D", "A/E (convergence)"); anything
-else gets a section of its own at the end, so new analyses (interventions,
-prompt dependence, ...) appear without report changes.
+The sections follow the path-dependence questions (A-H). Each registered
+analysis names its section (``Analysis.section`` in
+:mod:`pathdep.analyze.registry`) and the registry's order is the order inside a
+section. A result whose analysis is not registered (a plugin's, say) is placed
+by the first letter of its question label ("A", "C/D"), else it gets a section
+of its own at the end.
 """
 
 from __future__ import annotations
@@ -13,46 +14,33 @@ import re
 from dataclasses import dataclass, field
 
 from pathdep.analysis.result import AnalysisResult
+from pathdep.analyze.registry import ANALYSES, REGISTRY
 
 
 @dataclass(frozen=True)
 class SectionSpec:
-    """A known section: anchor, heading, question letters, and the analysis names it holds.
-
-    ``names`` are matched exactly and give the order inside the section;
-    ``keywords`` catch variants by substring ("loss_pca" -> pca).
-    """
+    """A known section: anchor, heading and the question letters it answers."""
 
     key: str
     title: str
     questions: tuple[str, ...]
-    names: tuple[str, ...]
-    keywords: tuple[str, ...] = ()
 
 
 SECTIONS: tuple[SectionSpec, ...] = (
-    SectionSpec("differences", "How different are the runs?", ("A", "B"),
-                ("agreement", "convergence", "variance", "factors", "general_factor"),
-                ("agreement", "convergence", "variance")),
-    SectionSpec("clusters", "Distinct clusters, basins and their stability", ("C", "D"),
-                ("clusters", "basins"), ("cluster", "basin")),
-    SectionSpec("predictiveness", "Does mid-training predict the end?", ("E",),
-                ("predictiveness",), ("predict",)),
-    SectionSpec("circuits", "Circuits and phase changes", ("G",),
-                ("circuits", "phase_changes", "induction", "icl"),
-                ("circuit", "phase", "induction", "icl")),
-    SectionSpec("interventions", "Interventions and instability", ("F",),
-                ("instability", "interventions"), ("interven", "instab", "branch")),
-    SectionSpec("rl", "RL fine-tuning: path dependence after pre-training", (),
-                ("rl_paths",), ("rl_",)),
-    SectionSpec("learning-curves", "Learning-curve shapes", (),
-                ("learning_curves",), ("curve",)),
-    SectionSpec("behaviours", "Behaviours over training, per run", (),
-                ("behaviours", "behaviors", "fact_timing"), ("behaviour", "behavior", "probe",
-                                                               "fact")),
-    SectionSpec("pca", "PCA trajectories", (), ("pca", "loss_pca"), ("pca",)),
-    SectionSpec("outliers", "Outlier tokens in context", (), ("outliers",), ("outlier",)),
+    SectionSpec("differences", "How different are the runs?", ("A", "B")),
+    SectionSpec("clusters", "Distinct clusters, basins and their stability", ("C", "D")),
+    SectionSpec("predictiveness", "Does mid-training predict the end?", ("E",)),
+    SectionSpec("circuits", "Circuits and phase changes", ("G",)),
+    SectionSpec("interventions", "Interventions and instability", ("F",)),
+    SectionSpec("rl", "RL fine-tuning: path dependence after pre-training", ()),
+    SectionSpec("learning-curves", "Learning-curve shapes", ()),
+    SectionSpec("behaviours", "Behaviours over training, per run", ()),
+    SectionSpec("pca", "PCA trajectories", ()),
+    SectionSpec("icl-algorithms", "In-context algorithms (Park et al.)", ()),
+    SectionSpec("prompts", "Prompt dependence and forking tokens", ()),
 )
+SECTION_KEYS = {sp.key: sp for sp in SECTIONS}
+_ORDER = {a.name: i for i, a in enumerate(ANALYSES)}
 
 
 @dataclass
@@ -78,12 +66,10 @@ def question_labels(question: str) -> tuple[str, ...]:
 
 
 def _spec_for(result: AnalysisResult) -> SectionSpec | None:
-    """By exact name, then by a keyword in the name, then by the first question letter."""
-    name = result.name.lower()
-    for test in (lambda sp: name in sp.names, lambda sp: any(k in name for k in sp.keywords)):
-        spec = next((sp for sp in SECTIONS if test(sp)), None)
-        if spec is not None:
-            return spec
+    """The registered analysis's section, else the first question letter's."""
+    entry = REGISTRY.get(result.name)
+    if entry is not None:
+        return SECTION_KEYS[entry.section]
     for letter in question_labels(result.question):
         spec = next((sp for sp in SECTIONS if letter in sp.questions), None)
         if spec is not None:
@@ -91,9 +77,8 @@ def _spec_for(result: AnalysisResult) -> SectionSpec | None:
     return None
 
 
-def _rank(spec: SectionSpec, result: AnalysisResult) -> tuple[int, str]:
-    name = result.name.lower()
-    return (spec.names.index(name) if name in spec.names else len(spec.names), name)
+def _rank(result: AnalysisResult) -> tuple[int, str]:
+    return (_ORDER.get(result.name, len(_ORDER)), result.name.lower())
 
 
 def _title_of(result: AnalysisResult) -> str:
@@ -113,7 +98,7 @@ def arrange(results: list[AnalysisResult]) -> list[Section]:
     sections = []
     for spec in SECTIONS:
         if spec.key in known:
-            members = sorted(known[spec.key], key=lambda r, s=spec: _rank(s, r))
+            members = sorted(known[spec.key], key=_rank)
             sections.append(Section(spec.key, spec.title, spec.questions, members))
     used = {s.key for s in sections}
     for r in sorted(others, key=lambda r: r.name.lower()):

@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from pathdep.analysis.bootstrap import N_BOOT, interval, mean_over_runs, replicates
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.rl.grpo import eval_subset, form_share, run_seed
+from pathdep.rl.options import RLOptions
 from pathdep.rl.task import FormTask, make_task
 from pathdep.spec import RLSpec
 
@@ -194,13 +196,15 @@ def _fmt_step(s) -> str:
 
 
 def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
-             n_boot: int = N_BOOT, seed: int = 0, normalize: bool = True) -> AnalysisResult:
+             n_boot: int = N_BOOT, seed: int = 0, normalize: bool = True,
+             save: bool = True) -> AnalysisResult:
     """Run (or reuse) every RL seed of ``cfg`` and compare RL's spread with pre-training's.
 
     ``suite``: a Suite or a trained suite folder; ``cfg``: default the suite
     spec's ``[rl]`` section (or RLSpec defaults). Seeds are kept under
     ``<suite>/rl/<base>@<step>/seed<k>/`` and reused; the result is saved to
-    ``out/rl_paths`` (``out`` default ``<suite>/measurements.zarr.analysis``).
+    ``out/rl_paths`` (``out`` default ``<suite>/measurements.zarr.analysis``) unless
+    ``save`` is False (``pathdep.analyze`` saves it itself).
     """
     from pathdep.suites import Suite, load_suite
 
@@ -236,8 +240,9 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
                             tables={"trajectories": traj, "finals": finals, "pretraining": pre,
                                     "predictability": pred},
                             figures=_figures(traj, finals, pre, col))
-    out = Path(out) if out is not None else Path(suite.root) / "measurements.zarr.analysis"
-    result.save(out / NAME)
+    if save:
+        out = Path(out) if out is not None else Path(suite.root) / "measurements.zarr.analysis"
+        result.save(out / NAME)
     log.info("%s", verdict)
     return result
 
@@ -267,3 +272,24 @@ def _verdict(s: dict, ratio) -> str:
             f"{s['rl_final_reward']:.2f}), the final {s['quantity']} "
             f"lies between {s['rl_min']:.2f} and {s['rl_max']:.2f} (std {s['rl_std']}), {k} of "
             f"{n} seeds ending on form A ({bimodal}); {spread}{comp}. {when}")
+
+
+def _applies(ctx: Context, o: RLOptions) -> str | None:
+    if NAME in ctx.requested or RLOptions.from_context(ctx):
+        return None
+    return "the suite's spec has no [rl] section (run `pathdep rl SUITE` to fine-tune anyway)"
+
+
+def _run(ctx: Context, o: RLOptions) -> AnalysisResult:
+    return rl_paths(ctx.suite, o.rl_spec(), n_boot=o.n_boot, seed=o.seed, normalize=o.normalize,
+                    save=False)
+
+
+ANALYSIS = Analysis(
+    NAME,
+    "Is RL fine-tuning more path-dependent than pre-training: does the final form of the answer "
+    "spread more across RL seeds than across pre-training runs?",
+    label="", section="rl", run=_run, options=RLOptions,
+    inputs=CheckpointInputs("one base checkpoint fine-tuned per RL seed, and every grid run's "
+                            "last checkpoint", _applies),
+    command="rl")
