@@ -55,3 +55,15 @@ def test_skipped_without_a_factor_with_repeated_levels(caplog):
     with caplog.at_level("INFO"):
         assert analyze(ds, names=["factor_variance"]) == {}
     assert "skipping factor_variance" in caplog.text
+
+
+def test_a_constant_property_has_no_shares_and_factor_order_does_not_matter():
+    """Round-off variance of a property equal in every run was split into shares of +-100."""
+    import pytest
+
+    f = {"seed": np.array(list("aabbccdd")), "lr": np.array(list("xyxyxyxy"))}
+    flat = decompose(f, np.ones(8))
+    assert all(np.isnan(v) for v in flat.values())
+    y = np.random.default_rng(0).normal(size=8)
+    rev = decompose(dict(reversed(f.items())), y)
+    assert decompose(f, y) == pytest.approx(rev)

@@ -167,9 +167,10 @@ def seq_of(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
 
 
 def factors(ds: xr.Dataset) -> dict[str, np.ndarray]:
-    """Run factors (``factor_*`` coordinates on ``run``) as str arrays, by factor name."""
+    """Run factors (``factor_*`` coordinates on ``run``) as str arrays, by factor name, in name
+    order (the order a Zarr store lists its coordinates in is not fixed)."""
     out = {}
-    for name in ds.coords:
+    for name in sorted(map(str, ds.coords)):
         if str(name).startswith("factor_") and ds[name].dims == ("run",):
             out[str(name).removeprefix("factor_")] = np.array([str(v) for v in ds[name].values])
     return out

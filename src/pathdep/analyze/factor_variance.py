@@ -65,7 +65,8 @@ def decompose(fac: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray | None = 
     blocks = {k: _dummies(v) for k, v in fac.items()}
     full = np.hstack([one, *blocks.values()])
     total, rss_full = _rss(one, y, w), _rss(full, y, w)
-    if total <= 0:
+    scale = float((y ** 2).sum(0) @ w) if w is not None and y.ndim == 2 else float((y ** 2).sum())
+    if total <= 1e-12 * max(scale, 1e-300):  # no variance (round-off only): nothing to share
         return {**{k: np.nan for k in fac}, "residual": np.nan}
     out = {}
     for k in fac:

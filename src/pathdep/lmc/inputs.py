@@ -121,9 +121,10 @@ def alphas(o: BarrierOptions) -> np.ndarray:
 def shared(ctx: Context, n_sequences: int | None):
     """What the barrier analyses of one context read: the opened store, else the suite's own
     evaluation split, read once per context and shared by both analyses."""
-    ds = ctx.dataset()
-    if ds is not None:
-        return ds
+    if ctx.store is not None and Path(ctx.store).exists():
+        return ctx.store  # a path: the results name where the tokens came from
+    if ctx.ds is not None:
+        return ctx.ds
     if ctx.store is not None:
         raise Skip(f"no measurement store at {ctx.store}: pass the folder that `pathdep "
                    "measure` wrote")
