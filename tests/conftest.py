@@ -1,5 +1,6 @@
 """Shared test setup: offline, quiet, small."""
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,3 +31,27 @@ def tiny_spec():
     from pathdep.spec import parse_spec
 
     return lambda **over: parse_spec(tiny_spec_dict(**over))
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(v)
+
+
+def write_toml(path, d: dict):
+    """Write a spec dict (as from ``tiny_spec_dict``) as TOML: top-level keys, then sections."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(x)}" for kk, x in v.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path

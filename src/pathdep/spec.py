@@ -19,17 +19,28 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pathdep.data.markov import MarkovConfig
 from pathdep.data.text import HFDatasetConfig, TextConfig
 from pathdep.data.world import WorldConfig
 from pathdep.errors import PathdepError
+from pathdep.paths import check_name
 
 DataSpec = Annotated[
     WorldConfig | MarkovConfig | TextConfig | HFDatasetConfig, Field(discriminator="generator")
 ]
 
+# A name that becomes a file name (suite, intervention, branch): pathdep.paths says the rule.
+SafeName = Annotated[str, AfterValidator(lambda v: check_name("the", v))]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -125,6 +136,8 @@ class GridSpec(_Strict):
                        "data_seed, intervention, variants, or a [model]/[train] key ("
                        + ", ".join(sorted(allowed)) + ")", "grid")
         for v in self.variants:
+            if "name" in v:
+                check_name("grid.variants", v["name"])
             bad = set(v) - allowed - set(GRID_KEYS_FIXED) - {"name"}
             if bad:
                 raise ValueError(
@@ -160,7 +173,7 @@ class InterventionSpec(_Strict):
     step after it.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: SafeName
     docs: list[str] | None = None
     file: str | None = None
     source: Literal["canaries", "counterfactual", "behavior"] | None = None
@@ -217,7 +230,7 @@ class BranchSpec(_Strict):
 
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Id prefix of these branches.")
+    name: SafeName = Field(description="Id prefix of these branches.")
     parent: str = Field(description="Run id to branch from (a grid run or an earlier branch).")
     at: list[int] = Field(min_length=1, description="Branch steps (steps of the parent).")
     data_seed: list[int] | None = Field(None, description="Data-order seeds from the branch step on (default: the parent's).")
@@ -306,7 +319,7 @@ class ReportSpec(_Strict):
 class Spec(_Strict):
     """A whole experiment."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Suite name.")
+    name: SafeName = Field(description="Suite name.")
     data: DataSpec
     tokenizer: TokenizerSpec = TokenizerSpec()
     model: ModelSpec = ModelSpec()

@@ -18,15 +18,13 @@ first line ``{"name": ..., "description": ...}`` without ``prompt``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
 
 from pathdep.errors import PathdepError
-
-NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+from pathdep.paths import check_name
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,10 @@ class Probe:
 
     def check(self) -> Probe:
         where = f"probe {self.name!r} ({self.source})"
-        if not NAME.match(self.name):
-            raise PathdepError(f"{where}: the name may hold only letters, digits and _ . : -")
+        try:
+            check_name("probe", self.name)
+        except ValueError as e:
+            raise PathdepError(f"{where}: {e}") from None
         if not self.items:
             raise PathdepError(f"{where} has no items; give at least one [[items]] entry")
         for i, it in enumerate(self.items):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pathdep.paths import inside
 from pathdep.spec import Spec, load_spec
 from pathdep.suites.model import Suite
 from pathdep.train.grid import RunPlan, expand_grid
@@ -37,6 +38,8 @@ def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = 
     if src is not None and not (out / "spec.toml").exists():
         (out / "spec.toml").write_text(src.read_text())
     todo = [p for p in plans if not runs or p.id in runs]
+    for p in todo:  # a symlink inside --out must not carry checkpoints elsewhere
+        inside(out, out / "runs" / p.id)
     _run_all(out, todo, executor, address, {p.id: p for p in plans})
     return write_manifest(out, spec, plans)
 

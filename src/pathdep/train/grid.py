@@ -22,6 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from pathdep.errors import PathdepError
+from pathdep.paths import check_name
 from pathdep.spec import InterventionSpec, ModelSpec, Spec, TrainSpec
 from pathdep.train.schedule import checkpoint_steps
 
@@ -107,6 +108,12 @@ def expand_grid(spec: Spec) -> list[RunPlan]:
         )
         plans.append(_plan(spec, values, rid, factor_keys))
     plans += _branches(spec, plans)
+    for p in plans:  # ids are folder names under <out>/runs: a factor value may not add '/'
+        try:
+            check_name("run", p.id)
+        except ValueError as e:
+            raise PathdepError(f"{e}; give the variant a 'name', or change the factor values "
+                               "that make up the id") from None
     ids = [p.id for p in plans]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

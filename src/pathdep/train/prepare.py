@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +31,52 @@ from pathdep.train.batches import TokenizedCorpus
 log = logging.getLogger(__name__)
 
 
-def claim_folder(spec: Spec, out: Path) -> None:
-    """Make ``out`` this spec's suite folder, or refuse if it holds something else."""
+def _failed_start(out: Path) -> bool:
+    """True when ``out`` holds only what a start that failed before its data was written leaves."""
+    return not (out / "data" / "train.npz").is_file() and not (out / "runs").exists()
+
+
+def claim_folder(spec: Spec, out: Path) -> bool:
+    """Make ``out`` this spec's suite folder, or refuse if it holds something else.
+
+    Returns True when this call claimed it (a new suite folder), False when it
+    already was this spec's. A folder left by a start that failed before any
+    data was written (only spec.json, perhaps a tokenizer) is taken over, so that
+    the corrected spec can be rerun with the same ``--out``.
+    """
     marker = out / "spec.json"
     if marker.is_file():
         old = json.loads(marker.read_text())
-        if old.get("digest") != spec.digest():
+        if old.get("digest") == spec.digest():
+            return False
+        if not _failed_start(out):
             raise PathdepError(
                 f"{out} already holds a different suite ({old.get('name')!r}, spec digest "
                 f"{old.get('digest')}); choose another --out folder or delete that one"
             )
-        return
-    if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+        log.info("%s holds only the leftovers of a failed start; reusing it", out)
+        _remove_start(out, existed=True)
+    elif out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
         raise PathdepError(f"{out} is not empty and is not a pathdep suite; choose an empty or new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_json(marker, {"name": spec.name, "digest": spec.digest(), "spec": spec.model_dump(mode="json")})
+    return True
+
+
+START_FILES = ("spec.json", "spec.toml", "tokenizer", "data")
+
+
+def _remove_start(out: Path, existed: bool) -> None:
+    """Remove what a start writes (spec, tokenizer, data), and ``out`` itself if it did not exist."""
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in START_FILES:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            p.unlink()
 
 
 MAX_BURST_DOCS = 256
@@ -117,7 +149,17 @@ def _tokenizer(spec: Spec, corpus, out: Path):
 def prepare(spec: Spec, out: Path):
     """Write (or reuse) the suite's data and tokenizer; return (tokenizer, tokenized corpus)."""
     out = Path(out)
-    claim_folder(spec, out)
+    existed = out.exists()
+    fresh = claim_folder(spec, out)
+    try:
+        return _prepare(spec, out)
+    except BaseException:
+        if fresh:  # bad input leaves nothing behind that blocks the corrected rerun
+            _remove_start(out, existed)
+        raise
+
+
+def _prepare(spec: Spec, out: Path):
     atomic.clean_stale(out)
     data_dir = out / "data"
     corpus = generate(spec.data, "train")
