@@ -67,3 +67,45 @@ def test_runs_with_different_tokenizers_need_an_explicit_one(suite, tmp_path):
         build_evalset(mixed, context=32, n_seq=2)
     es = build_evalset(mixed, context=32, n_seq=2, tokenizer=mixed.runs[0].tokenizer)
     assert es.tokens.shape == (2, 32)
+
+
+def _lopsided_corpus():
+    """One long document (a 'man page') first, then many short ones, as in a real folder."""
+    long_doc = " ".join(f"option -{i % 26} sets the block size of the file system" for i in range(600))
+    short = [f"Document {i}: the {['cat', 'dog', 'bird'][i % 3]} sat on mat {i}." for i in range(300)]
+    return [long_doc, *short]
+
+
+def test_natural_text_is_sampled_across_documents():
+    from pathdep.data.tokenizer import train_bpe
+    from pathdep.measure.evalset import MAX_DOC_SHARE, chunk_documents
+
+    docs = _lopsided_corpus()
+    tok = train_bpe(docs, vocab_size=300)
+    in_order, m0 = chunk_documents(tok, docs, 32, 16)
+    assert m0["documents"] == 1 and m0["largest_share"] == 1.0  # the long document is all of it
+    tokens, m = chunk_documents(tok, docs, 32, 16, sample_seed=0)
+    assert tokens.shape == (16, 32)
+    assert m["sampled"] and m["pool"] == len(docs)
+    assert m["largest_share"] <= MAX_DOC_SHARE + 1e-9 and m["documents"] >= 20
+    assert len(m["seq_doc"]) == 16 and len(set(m["seq_doc"])) > 8
+    again, _ = chunk_documents(tok, docs, 32, 16, sample_seed=0)
+    other, _ = chunk_documents(tok, docs, 32, 16, sample_seed=1)
+    assert (again == tokens).all() and not (other == tokens).all()  # seeded
+
+
+def test_few_documents_share_the_set_evenly():
+    from pathdep.data.tokenizer import train_bpe
+    from pathdep.measure.evalset import chunk_documents
+
+    docs = [" ".join(f"word{j} of document {i}" for j in range(200)) for i in range(4)]
+    tok = train_bpe(docs, vocab_size=300)
+    tokens, m = chunk_documents(tok, docs, 32, 8, sample_seed=0)
+    assert tokens.shape == (8, 32) and m["documents"] == 4 and m["largest_share"] <= 0.26
+
+
+def test_only_natural_sources_are_sampled():
+    from pathdep.measure.evalset import is_natural
+
+    assert is_natural("file:corpus.txt") and is_natural("hf:wikitext") and is_natural("text:eval")
+    assert not is_natural("world:eval") and not is_natural("markov-mixture:eval")

@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from pathdep.errors import PathdepError
+from pathdep.store import open_store as store_open
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +27,30 @@ class Skip(PathdepError):
 
 
 def open_store(path: str | Path) -> xr.Dataset:
-    """Open a measurement store lazily (no array is read until it is indexed)."""
+    """Open a measurement store lazily, keeping only the runs with at least one measured step.
+
+    A run that was never measured (or whose every job failed) would otherwise be
+    counted by the analyses ("in none of the 4 runs") though it holds no data;
+    its id is kept in ``ds.attrs["unmeasured_runs"]`` and the report names it.
+    """
     path = Path(path)
     if not path.exists():
         raise PathdepError(f"no measurement store at {path}: pass the folder that `pathdep measure` "
                            "wrote")
-    try:
-        from pathdep.store import open_store as _open  # the store module, once it exists
-    except ImportError:
-        _open = None
-    if _open is not None:
-        return _open(path)
-    try:
-        return xr.open_zarr(path, chunks=None)
-    except Exception as e:  # zarr raises several types for a folder that is not a store
-        raise PathdepError(f"{path} is not a readable Zarr store ({e}); "
-                           "pass the folder that `pathdep measure` wrote") from e
+    return measured_runs(store_open(path))
+
+
+def measured_runs(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` without the runs that have no measured step (``done`` all False)."""
+    if "done" not in ds or "run" not in ds["done"].dims:
+        return ds
+    keep = np.asarray(ds["done"].any([d for d in ds["done"].dims if d != "run"]).values, bool)
+    if keep.all():
+        return ds
+    gone = [str(r) for r in ds["run"].values[~keep]]
+    out = ds.isel(run=np.flatnonzero(keep))
+    out.attrs = {**ds.attrs, "unmeasured_runs": gone}
+    return out
 
 
 def require(ds: xr.Dataset, *names: str) -> None:

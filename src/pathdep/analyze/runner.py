@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from pathdep.analysis.fingerprint import fingerprint
 from pathdep.analysis.result import AnalysisResult
 from pathdep.analyze import registry
 from pathdep.atomic import write_json, write_text
+from pathdep.errors import PathdepError
 from pathdep.suites import Suite, load_suite
 from pathdep.suites.load import MANIFEST
 
@@ -87,6 +89,24 @@ def resolve_options(entry: Analysis, ctx: Context, common: Mapping[str, Any],
     return entry.options.build(base, **dict(given or {}))
 
 
+_NAN = re.compile(r"\bnan\b", re.IGNORECASE)
+NAN_REASON = ("its numbers are undefined on this store (too few measured runs, checkpoints or "
+              "items for this analysis); the tables show what was measured")
+
+
+def not_measured_if_nan(res: AnalysisResult) -> AnalysisResult:
+    """A verdict that would quote NaN becomes "Not measured: <reason>" (never a finding).
+
+    The sentence the analysis wrote is kept in ``summary["unmeasured_verdict"]``.
+    """
+    if not _NAN.search(res.verdict):
+        return res
+    reason = res.summary.get("reason") if isinstance(res.summary.get("reason"), str) else NAN_REASON
+    res.summary["unmeasured_verdict"] = res.verdict
+    res.verdict = f"Not measured: {reason}."
+    return res
+
+
 def run_one(entry: Analysis, ctx: Context, options: Options) -> AnalysisResult | str:
     """The (normalized) result of one analysis, or the reason it was skipped."""
     reason = entry.skip_reason(ctx, options)
@@ -96,10 +116,14 @@ def run_one(entry: Analysis, ctx: Context, options: Options) -> AnalysisResult |
             with warnings.catch_warnings():  # NaN cells (runs without a step) are expected
                 warnings.simplefilter("ignore", RuntimeWarning)
                 res = entry.run(ctx, options)
+            res = not_measured_if_nan(res)
             log.info("%s done in %.1f s: %s", entry.name, time.perf_counter() - t0, res.verdict)
             return res.normalized()
         except data.Skip as e:
             reason = str(e)
+        except Exception as e:  # one failed analysis (e.g. a corrupt checkpoint) must not hide the rest
+            log.error("%s failed", entry.name, exc_info=True)
+            return f"failed: {e}" if isinstance(e, PathdepError) else f"failed: {type(e).__name__}: {e}"
     log.info("skipping %s: %s", entry.name, reason)
     return reason
 

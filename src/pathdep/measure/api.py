@@ -24,7 +24,15 @@ from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.progress import bar
 from pathdep.spec import MeasureSpec
-from pathdep.store import create_store, done_flags, grow_store, is_store, missing_cells, read_inputs
+from pathdep.store import (
+    create_store,
+    done_flags,
+    grow_store,
+    is_store,
+    missing_cells,
+    read_inputs,
+    record_failures,
+)
 from pathdep.suites import Suite, load_suite, select
 
 log = logging.getLogger(__name__)
@@ -183,6 +191,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: 
     if jobs:
         with get_executor(executor, address, num_cpus=num_cpus) as ex:
             _run_all(ex, jobs, result)
+    record_failures(store, result.failed, result.measured + result.skipped)
     result.seconds = time.perf_counter() - t0
     (log.info if result.ok else log.warning)("%s", result.summary())
     return result

@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ class EvalSet:
     bos_id: int
     special_ids: list[int]
     tok: object = None  # the tokenizer itself (for the behaviour probes)
+    makeup: dict = field(default_factory=dict)  # documents, tokens, largest_share, seq_doc
 
     @property
     def hash(self) -> str:
@@ -56,6 +57,20 @@ def token_hash(tokens: np.ndarray) -> str:
     h = hashlib.sha256(repr(arr.shape).encode())
     h.update(arr.tobytes())
     return h.hexdigest()
+
+
+NATURAL_GENERATORS = ("text", "hf-dataset")
+
+
+def is_natural(source: str) -> bool:
+    """True for sources of natural text (files, datasets, the text generators' splits).
+
+    Their documents differ in length and kind (one man page can be most of a
+    file), so the evaluation set samples them; a synthetic generator's held-out
+    documents are independent draws already and are read in order.
+    """
+    kind = source.partition(":")[0]
+    return kind in ("file", "hf") or kind in NATURAL_GENERATORS
 
 
 def eval_docs(suite: Suite, eval=None) -> tuple[Iterable[str], str]:
@@ -121,20 +136,59 @@ def _hf_docs(source: str, field: str = "text") -> Iterator[str]:
     return (str(row[field]) for row in ds)
 
 
+MAX_DOC_SHARE = 0.05  # of a sampled evaluation set's tokens, from any one document
+MAX_POOL_DOCS = 100_000  # documents a sampled evaluation set draws from
+
+
 def tokenize_chunks(tok, docs: Iterable[str], context: int, n_seq: int) -> np.ndarray:
     """``docs`` joined by EOS, cut into at most ``n_seq`` sequences of ``context`` tokens."""
+    return chunk_documents(tok, docs, context, n_seq)[0]
+
+
+def chunk_documents(tok, docs: Iterable[str], context: int, n_seq: int, *,
+                    sample_seed: int | None = None,
+                    max_doc_share: float = MAX_DOC_SHARE) -> tuple[np.ndarray, dict]:
+    """Evaluation tokens ``(seq, pos)`` and their make-up (which documents they come from).
+
+    In order (``sample_seed`` None): documents joined by EOS until ``n_seq``
+    sequences of ``context`` tokens are filled. Sampled: up to MAX_POOL_DOCS
+    documents are drawn in a seeded random order and each contributes at most
+    ``max_doc_share`` of the tokens (its first tokens; more only when the pool
+    has too few documents to fill the set otherwise), so no one document makes
+    up the evaluation set. The make-up: ``documents`` used, ``pool`` size,
+    ``tokens``, ``largest_share`` (of the tokens, from one document),
+    ``sampled``, and ``seq_doc`` (the document index of each sequence's first
+    token, in the source's order).
+    """
     eos = tok.eos_token_id
     if eos is None:
         raise PathdepError("the tokenizer has no end-of-text token to separate documents")
-    need, have, parts = n_seq * context, 0, []
-    it = iter(docs)
+    need = n_seq * context
+    if sample_seed is None:
+        order, pool, cap = None, None, None
+        it = iter(docs)
+    else:
+        pool = [d for d in itertools.islice(docs, MAX_POOL_DOCS) if d.strip()]
+        order = np.random.default_rng(sample_seed).permutation(len(pool))
+        cap = max(2, int(max_doc_share * need), -(-need // max(1, len(pool))))
+        it = (pool[i] for i in order)
+    have, parts, doc_of = 0, [], []
+    index = 0
     while have < need:
-        batch = [d for d in itertools.islice(it, _DOC_BATCH) if d.strip()]
+        batch = list(itertools.islice(it, _DOC_BATCH))
         if not batch:
             break
-        for ids in tok(batch, add_special_tokens=False)["input_ids"]:
+        for d, ids in zip(batch, tok(batch, add_special_tokens=False)["input_ids"], strict=True):
+            doc = int(order[index]) if order is not None else index
+            index += 1
+            if not d.strip():
+                continue
+            ids = ids[: cap - 1] if cap is not None else ids
             parts.append(np.asarray([*ids, eos], dtype=np.int32))
+            doc_of.append(doc)
             have += len(ids) + 1
+            if have >= need:
+                break
     flat = np.concatenate(parts) if parts else np.zeros(0, np.int32)
     n = min(n_seq, len(flat) // context)
     if n == 0:
@@ -144,7 +198,13 @@ def tokenize_chunks(tok, docs: Iterable[str], context: int, n_seq: int) -> np.nd
         )
     if n < n_seq:
         log.warning("evaluation text gives %d sequences of %d tokens (asked for %d)", n, context, n_seq)
-    return flat[: n * context].reshape(n, context)
+    token_doc = np.repeat(np.asarray(doc_of, dtype=np.int64), [len(p) for p in parts])[: n * context]
+    _, counts = np.unique(token_doc, return_counts=True)
+    makeup = {"documents": int(len(counts)), "tokens": int(n * context),
+              "largest_share": float(counts.max() / (n * context)), "sampled": order is not None,
+              "pool": len(pool) if pool is not None else None,
+              "seq_doc": token_doc[::context].tolist()}
+    return flat[: n * context].reshape(n, context), makeup
 
 
 def decode_table(tok, tokens: np.ndarray) -> np.ndarray:
@@ -155,16 +215,23 @@ def decode_table(tok, tokens: np.ndarray) -> np.ndarray:
 
 
 def build_evalset(suite: Suite, eval=None, *, context: int, n_seq: int,
-                  tokenizer: str | None = None) -> EvalSet:
-    """Read, tokenise and chunk an evaluation source with the suite's (one) tokenizer."""
+                  tokenizer: str | None = None, seed: int = 0) -> EvalSet:
+    """Read, tokenise and chunk an evaluation source with the suite's (one) tokenizer.
+
+    Natural text (:func:`is_natural`) is sampled across its documents with
+    ``seed``; see :func:`chunk_documents`.
+    """
     from pathdep.measure.tokenizers import suite_tokenizer
 
     docs, source = eval_docs(suite, eval)
     docs = iter(docs)
     head = list(itertools.islice(docs, 20))
     tok, tok_name = suite_tokenizer(suite, tokenizer, head)
-    tokens = tokenize_chunks(tok, itertools.chain(head, docs), context, n_seq)
+    tokens, makeup = chunk_documents(tok, itertools.chain(head, docs), context, n_seq,
+                                     sample_seed=seed if is_natural(source) else None)
     special = sorted({int(i) for i in tok.all_special_ids})
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-    log.info("evaluation set: %s, %d x %d tokens", source, *tokens.shape)
-    return EvalSet(tokens, decode_table(tok, tokens), source, tok_name, int(bos), special, tok)
+    log.info("evaluation set: %s, %d x %d tokens from %d documents (largest %.0f%%)", source,
+             *tokens.shape, makeup["documents"], 100 * makeup["largest_share"])
+    return EvalSet(tokens, decode_table(tok, tokens), source, tok_name, int(bos), special, tok,
+                   makeup)

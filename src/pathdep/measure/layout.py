@@ -109,7 +109,8 @@ def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = N
 
     shapes = _shapes(suite)
     context = _context(suite, cfg, shapes)
-    es = build_evalset(suite, eval, context=context, n_seq=cfg.eval_sequences, tokenizer=tokenizer)
+    es = build_evalset(suite, eval, context=context, n_seq=cfg.eval_sequences, tokenizer=tokenizer,
+                       seed=cfg.seed)
     plan = make_plan(es.tokens, bos=es.bos_id, special_ids=es.special_ids,
                      dist_positions=cfg.dist_positions, hidden_positions=cfg.hidden_positions,
                      head_examples=cfg.head_examples, seed=cfg.seed)
@@ -126,6 +127,7 @@ def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = N
     attrs = {
         "spec": json.dumps(suite.meta["spec"]) if suite.meta.get("spec") else "",
         "eval_hash": es.hash, "eval_source": es.source, "tokenizer": es.tokenizer,
+        "eval_makeup": json.dumps(es.makeup),
         "icl_early_pos": early, "icl_late_pos": late, "dist_full": full, "vocab_size": vocab,
         "pathdep_version": pathdep.__version__,
         "measure_options": json.dumps(cfg.model_dump(mode="json")),

@@ -11,6 +11,7 @@ offline and never phones home. Sections follow the path-dependence questions
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -67,11 +68,22 @@ def load_results(folder: Path) -> tuple[list[AnalysisResult], list[dict[str, str
             results.append(AnalysisResult.load(sub))
         except Exception as e:  # one broken result must not hide the others
             logger.warning("skipping analysis %s: %s", sub.name, e)
-            skipped.append({"name": sub.name, "reason": f"{type(e).__name__}: {e}"})
+            skipped.append({"name": sub.name, "reason": f"{type(e).__name__}: {e}",
+                            "kind": "unreadable"})
     if not results:
         raise PathdepError(f"no readable analysis results in {folder}: run `pathdep analyze` "
                            "on the store, then `pathdep report` again")
     return results, skipped
+
+
+def not_run(folder: Path, have: set[str]) -> list[dict[str, str]]:
+    """The analyses ``analyze`` skipped, with its reasons (``<folder>/summary.json``)."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [{"name": n, "reason": str(why), "kind": "not run"}
+            for n, why in sorted((summary.get("skipped") or {}).items()) if n not in have]
 
 
 def _figures(results: list[AnalysisResult], info: StoreInfo):
@@ -117,6 +129,7 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
     """Everything the template needs, plus the JSON summary."""
     folder = analysis_dir(store)
     results, skipped = load_results(folder)
+    skipped += not_run(folder, {r.name for r in results})
     info = read_store_info(store)
     runs, payloads, fig_index = _figures(results, info)
     sections = arrange(results)
@@ -124,6 +137,9 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
             "suite": info.suite, "store": str(store), "analysis_dir": str(folder),
             "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "pathdep_version": __version__, "runs": runs,
+            "measured_runs": [r for r in runs if r in info.measured] if info.runs else runs,
+            "failed_checkpoints": info.failures, "gaps": info.gaps(),
+            "evaluation_set": info.eval_description(),
             "factors": {r: info.factors.get(r, {}) for r in runs} if info.factors else {}}
     views = [{"key": s.key, "title": s.title, "questions": ", ".join(s.questions),
               "results": [_result_view(r, fig_index[r.name], folder) for r in s.results]}

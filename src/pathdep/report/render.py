@@ -122,6 +122,8 @@ def figure_payload(d: dict, runs: list[str]) -> dict:
 def fmt(v: Any) -> str:
     """A cell or summary value as short text: 4 significant digits, intervals as v [lo, hi]."""
     if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
+        if fmt(v["value"]) == "":  # an interval around nothing is not measured, not "[, ]"
+            return ""
         return f"{fmt(v['value'])} [{fmt(v['low'])}, {fmt(v['high'])}]"
     if hasattr(v, "to_dict") and hasattr(v, "low"):
         return fmt(v.to_dict())

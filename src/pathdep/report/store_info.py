@@ -6,9 +6,12 @@ report works without a store too, from the analysis results alone.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,35 @@ class StoreInfo:
     runs: list[str] = field(default_factory=list)
     factors: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> factor -> value
     eval_source: str = ""
+    eval_shape: tuple[int, int] | None = None  # (sequences, positions)
+    eval_makeup: dict = field(default_factory=dict)  # see measure.evalset.chunk_documents
+    measured: list[str] = field(default_factory=list)  # runs with at least one measured step
+    failures: dict[str, str] = field(default_factory=dict)  # "run@step" -> why it failed
+
+    def eval_description(self) -> str:
+        """What the evaluation set is made of, in one line (empty when unknown)."""
+        if not self.eval_source:
+            return ""
+        text = self.eval_source
+        if self.eval_shape:
+            text += f", {self.eval_shape[0]} × {self.eval_shape[1]} tokens"
+        m = self.eval_makeup
+        if m.get("documents"):
+            text += (f" from {m['documents']} document{'s' if m['documents'] != 1 else ''}"
+                     f" (the largest gives {100 * m['largest_share']:.0f}% of the tokens)")
+            if m.get("sampled"):
+                text += f", sampled across {m['pool']} held-out documents"
+        return text
+
+    def gaps(self) -> list[str]:
+        """Sentences naming what the store lacks: unmeasured runs, failed checkpoints."""
+        out = []
+        missing = [r for r in self.runs if r not in self.measured]
+        if missing:
+            out.append(f"{len(missing)} of {len(self.runs)} runs have no measured checkpoint and are "
+                       f"in no analysis: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}")
+        out += [f"checkpoint {k} failed to measure: {why}" for k, why in self.failures.items()]
+        return out
 
     def varying_factors(self) -> dict[str, int]:
         """Factor name -> number of distinct values, for factors that differ between runs."""
@@ -37,7 +69,7 @@ def read_store_info(store: Path) -> StoreInfo:
     if not store.exists():
         logger.info("no store at %s; the report header uses the analysis results only", store)
         return StoreInfo()
-    from pathdep.store import open_store
+    from pathdep.store import open_store, read_failures
 
     try:
         ds = open_store(store)
@@ -50,5 +82,21 @@ def read_store_info(store: Path) -> StoreInfo:
         if str(name).startswith(FACTOR_PREFIX) and ds[name].dims == ("run",):
             for r, v in zip(runs, ds[name].values, strict=True):
                 factors[r][str(name)[len(FACTOR_PREFIX):]] = "" if v is None else str(v)
+    measured = runs
+    if "done" in ds and ds["done"].dims == ("run", "step"):
+        done = np.asarray(ds["done"].values, dtype=bool)
+        measured = [r for r, d in zip(runs, done, strict=True) if d.any()]
     return StoreInfo(suite=str(ds.attrs.get("suite", "")), runs=runs, factors=factors,
-                     eval_source=str(ds.attrs.get("eval_source", "")))
+                     eval_source=str(ds.attrs.get("eval_source", "")), measured=measured,
+                     eval_shape=tuple(int(ds.sizes[d]) for d in ("seq", "pos"))
+                     if {"seq", "pos"} <= set(ds.sizes) else None,
+                     eval_makeup=_json_attr(ds.attrs.get("eval_makeup")),
+                     failures=read_failures(store))
+
+
+def _json_attr(value) -> dict:
+    try:
+        out = json.loads(value) if isinstance(value, str) else (value or {})
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}

@@ -22,8 +22,10 @@ from pathdep.store.jobs import (
     done_flags,
     is_done,
     job_lock,
+    read_failures,
     read_inputs,
     read_probe_inputs,
+    record_failures,
     write_job,
 )
 from pathdep.store.schema import KINDS, Dims
@@ -65,7 +67,9 @@ __all__ = [
     "is_store",
     "job_lock",
     "open_store",
+    "read_failures",
     "read_inputs",
     "read_probe_inputs",
+    "record_failures",
     "write_job",
 ]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from pathdep.atomic import write_json
 from pathdep.store.schema import Dims, job_vars, padded
 
 
@@ -126,3 +127,34 @@ def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims
         raise ValueError(f"job values lack {sorted(missing)}")
     padded_values = {name: padded(values[name], var, dims) for name, var in specs.items()}
     sync(_write_all(Path(store), ri, si, padded_values))
+
+
+FAILURES = ".failures.json"
+
+
+def read_failures(store: Path) -> dict[str, str]:
+    """``"run@step" -> reason`` for the jobs whose last try failed (``STORE/.failures.json``)."""
+    path = Path(store) / FAILURES
+    try:
+        return dict(json.loads(path.read_text())) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def record_failures(store: Path, failed: dict[tuple[str, int], str],
+                    succeeded: list[tuple[str, int]]) -> dict[str, str]:
+    """Add this pass's failed jobs to ``STORE/.failures.json`` and drop those that now succeeded.
+
+    The report lists them, so that a checkpoint that could not be measured is
+    named rather than silently missing from every analysis.
+    """
+    old = read_failures(store)
+    for run, step in succeeded:
+        old.pop(f"{run}@{step}", None)
+    old |= {f"{run}@{step}": why for (run, step), why in failed.items()}
+    path = Path(store) / FAILURES
+    if old:
+        write_json(path, old)
+    elif path.exists():
+        path.unlink()
+    return old
