@@ -26,6 +26,7 @@ from pathdep.progress import bar
 from pathdep.spec import MeasureSpec
 from pathdep.store import create_store, done_flags, grow_store, is_store, missing_cells, read_inputs
 from pathdep.suites import Suite, load_suite, select
+from pathdep.suites.checkpoint import check_loadable
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: 
     """
     t0 = time.perf_counter()
     full = suite if isinstance(suite, Suite) else load_suite(suite)
+    check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)
     todo = select(full, runs=runs, steps=steps, every=every)
     layout = suite_layout(full, eval, cfg, tokenizer)
