@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import tomllib
 from pydantic import (
     AfterValidator,
     BaseModel,

@@ -122,7 +122,7 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
     sections = arrange(results)
     head = {"title": title or f"Path dependence of {info.suite or store.name}",
             "suite": info.suite, "store": str(store), "analysis_dir": str(folder),
-            "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "pathdep_version": __version__, "runs": runs,
             "factors": {r: info.factors.get(r, {}) for r in runs} if info.factors else {}}
     views = [{"key": s.key, "title": s.title, "questions": ", ".join(s.questions),
