@@ -94,8 +94,3 @@ def _train_job(job: tuple[str, RunPlan, dict]) -> dict:
     """One run as an executor job (a top-level function, so Ray can ship it)."""
     out, plan, every = job
     return train_run(Path(out), plan, every)
-
-
-from pathdep._callable import make_callable  # noqa: E402
-
-make_callable(__name__, train)
