@@ -81,8 +81,10 @@ def _bind() -> None:
 
     Importing a stage package (``pathdep.train``) sets the attribute of that name
     on ``pathdep`` to the package; the function of the same name is bound over it
-    here, once the stages are imported. ``from pathdep.train import grid`` still
-    finds the package in ``sys.modules``.
+    here, once the stages are imported. The packages stay importable with
+    ``from pathdep.train import grid`` (``sys.modules``); the form
+    ``import pathdep.train.grid as grid`` is not: Python resolves it through the
+    attribute ``pathdep.train``, which is the function.
     """
     top = sys.modules["pathdep"]
     for name in TOP_LEVEL:
