@@ -33,3 +33,46 @@ def test_missing_spec_exits_2(tmp_path):
 def test_console_script_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "pathdep.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "demo" in r.stdout
+
+
+def test_every_command_is_registered_statically():
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    assert {"validate", "train", "run", "demo", "suites", "ls", "measure", "analyze", "report",
+            "barriers", "rl", "forking", "prompts"} <= names
+
+
+def test_a_missing_optional_dependency_says_what_to_install():
+    import typer
+
+    from pathdep.cli import friendly
+
+    def needs_ray():
+        raise ModuleNotFoundError("No module named 'ray'", name="ray")
+
+    app2 = typer.Typer()
+    app2.command()(friendly(needs_ray))
+    r = runner.invoke(app2, [])
+    assert r.exit_code == 2 and "install pathdep[ray]" in r.output
+
+
+def test_unknown_run_id_exits_2_with_the_nearest_and_trains_nothing(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "tiny"\n[data]\ngenerator = "markov-mixture"\nn_docs = 50\n'
+                    '[train]\nsteps = 2\n[grid]\nseed = [0, 1]\n')
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["train", str(spec), "--out", str(out), "--run", "seed0-data0", "--run", "seed0-dta0"])
+    assert r.exit_code == 2, r.output
+    assert "seed0-dta0" in r.output and "did you mean 'seed0-data0'" in r.output
+    assert not out.exists()
+
+
+def test_every_run_pattern_must_match():
+    import pytest
+
+    from pathdep.errors import PathdepError
+    from pathdep.suites import Run, Suite, select
+
+    suite = Suite(name="s", runs=[Run(id="seed0-data0"), Run(id="seed1-data0")])
+    assert select(suite, runs=["seed1-*"]).run_ids == ["seed1-data0"]
+    with pytest.raises(PathdepError, match="did you mean 'seed1-data0'"):
+        select(suite, runs=["seed0-data0", "seed1-dta0"])

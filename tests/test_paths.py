@@ -47,7 +47,7 @@ def test_spec_names_are_checked(where):
 
 def test_generated_run_id_with_a_slash_is_refused(monkeypatch):
     """Run ids made from factor values are checked too, not only names given by the user."""
-    import pathdep.train.grid as grid
+    from pathdep.train import grid
 
     spec = parse_spec(tiny_spec_dict())
     assert [p.id for p in expand_grid(spec)] == ["seed0-data0", "seed1-data0"]

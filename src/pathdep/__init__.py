@@ -2,31 +2,79 @@
 
     pip install -e . && pathdep demo
 
-The Python API mirrors the command line: ``load_spec``, ``train``, ``load_suite``
-(and, as the stages land, ``measure``, ``analyze``, ``report``).
+The Python API mirrors the command line, one function per command
+(:mod:`pathdep.api`): ``load_spec``, ``train``, ``load_suite``, ``measure``,
+``open_store``, ``analyze``, ``report``, ``run``, ``demo``, ``barriers``,
+``forking``, and the types ``Spec``, ``Suite``, ``Run``, ``Checkpoint``,
+``MeasureResult``, ``AnalysisResult``, ``Results``. They load on first use:
+``import pathdep`` does not import torch, transformers, xarray or zarr.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from pathdep.errors import PathdepError
 
 __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["PathdepError", "__version__", "analyze", "load_spec", "load_suite", "measure", "report", "train"]
+if TYPE_CHECKING:
+    from pathdep.api import (
+        AnalysisResult,
+        Checkpoint,
+        Interval,
+        MeasureResult,
+        Results,
+        Run,
+        Spec,
+        Suite,
+        analyze,
+        barriers,
+        demo,
+        forking,
+        load_spec,
+        load_suite,
+        measure,
+        open_store,
+        report,
+        run,
+        train,
+    )
+
+__all__ = [
+    "AnalysisResult",
+    "Checkpoint",
+    "Interval",
+    "MeasureResult",
+    "PathdepError",
+    "Results",
+    "Run",
+    "Spec",
+    "Suite",
+    "__version__",
+    "analyze",
+    "barriers",
+    "demo",
+    "forking",
+    "load_spec",
+    "load_suite",
+    "measure",
+    "open_store",
+    "report",
+    "run",
+    "train",
+]
 
 
-def __getattr__(name):  # lazy: `import pathdep` must not import torch
-    if name == "load_spec":
-        from pathdep.spec import load_spec
-
-        return load_spec
-    if name in ("train", "measure", "analyze", "report"):
+def __getattr__(name: str) -> Any:  # lazy: `import pathdep` must stay light
+    if name == "api":
         import importlib
 
-        return importlib.import_module(f"pathdep.{name}")  # callable stage packages
-    if name == "load_suite":
-        from pathdep.suites import load_suite
+        return importlib.import_module("pathdep.api")
+    if name in __all__:
+        from pathdep import api
 
-        return load_suite
-    raise AttributeError(name)
+        return getattr(api, name)
+    raise AttributeError(f"module 'pathdep' has no attribute {name!r}")

@@ -18,7 +18,7 @@ import functools
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,7 +26,10 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from pathdep import progress
+from pathdep.analyze.cli import analyze_cmd, barriers_cmd, forking_cmd, prompts_cmd, rl_cmd
 from pathdep.errors import PathdepError
+from pathdep.measure.cli import measure_cmd
+from pathdep.report.cli import report_cmd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Measure how path-dependent neural-network training is.")
@@ -46,16 +49,37 @@ def _setup(verbose: bool) -> None:
     progress.enable(sys.stderr.isatty() or verbose)
 
 
+#: Optional dependencies (import name -> the pathdep extra that installs it).
+EXTRAS = {"ray": "ray"}
+
+
+def missing_dependency(e: ModuleNotFoundError) -> str:
+    """What to install for a module that is not there: an extra, or the package itself."""
+    top = (e.name or "").partition(".")[0]
+    if top in EXTRAS:
+        return f"this command needs {top}, an optional dependency: install pathdep[{EXTRAS[top]}] (pip install 'pathdep[{EXTRAS[top]}]')"
+    return (f"this command needs the module {top!r}, which is not installed; reinstall pathdep "
+            "with its dependencies (pip install pathdep)")
+
+
 def friendly(fn):
-    """Turn PathdepError into one red line and exit status 2."""
+    """Turn PathdepError (and a missing dependency) into one red line and exit status 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except PathdepError as e:
-            console.print(f"[bold red]error:[/] {_esc(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(str(e))
+        except ModuleNotFoundError as e:
+            if not e.name or e.name.partition(".")[0] == "pathdep":
+                raise
+            _fail(missing_dependency(e))
     return wrapper
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[bold red]error:[/] {_esc(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 def _esc(s: str) -> str:
@@ -162,24 +186,15 @@ def ls(what: Annotated[str, typer.Argument(help="What to list: probes.")]):
     Console().print(table)
 
 
-def _register_stage(module: str, attr: str, name: str) -> None:
-    """Add a stage's command where that stage exists in this version."""
-    import importlib
-
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return
-    app.command(name)(friendly(fn))
-
-
-_register_stage("pathdep.measure.cli", "measure_cmd", "measure")
-_register_stage("pathdep.analyze.cli", "analyze_cmd", "analyze")
-_register_stage("pathdep.report.cli", "report_cmd", "report")
-_register_stage("pathdep.analyze.cli", "forking_cmd", "forking")
-_register_stage("pathdep.analyze.cli", "prompts_cmd", "prompts")
-_register_stage("pathdep.analyze.cli", "barriers_cmd", "barriers")
-_register_stage("pathdep.analyze.cli", "rl_cmd", "rl")
+# Every command is registered here, statically: an import that fails is an error
+# at once, never a command that silently vanishes.
+app.command("measure")(friendly(measure_cmd))
+app.command("analyze")(friendly(analyze_cmd))
+app.command("report")(friendly(report_cmd))
+app.command("barriers")(friendly(barriers_cmd))
+app.command("rl")(friendly(rl_cmd))
+app.command("forking")(friendly(forking_cmd))
+app.command("prompts")(friendly(prompts_cmd))
 
 
 if __name__ == "__main__":

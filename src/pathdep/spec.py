@@ -15,17 +15,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
-from typing import Annotated, Any, Literal
-
 import tomllib
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -156,59 +160,152 @@ class GridSpec(_Strict):
         return out
 
 
-class InterventionSpec(_Strict):
+class _Intervention(_Strict):
     """Something done to training over a range of steps: injected documents or a learning-rate change.
 
-    Documents are ``docs`` (strings), the lines of ``file``, the data
-    generator's canaries (``source = "canaries"``, optionally ``select``-ed),
-    counterfactual facts (``source = "counterfactual"``, world suites: each
-    ``select``-ed fact, default the first ``n_facts`` frequent ones, stated with
-    another value of its attribute), or a burst of one behaviour's data
-    (``source = "behavior"``, ``behavior = "brackets"``: training documents
-    that hold brackets, e-mails, acronyms, repeated spans or facts). Each listed step from ``start`` to ``end``
-    replaces ``rows`` rows of the batch with injected documents, cycling
-    through them. ``lr_scale`` instead multiplies the learning rate over those
-    steps (a short change of learning rate). In a branch (``[[branches]]``)
-    ``start`` and ``end`` count from the branch step: ``start = 1`` is the first
-    step after it.
+    One class per kind; the TOML names no kind: the key given picks it (see
+    ``InterventionSpec``). Each listed step from ``start`` to ``end`` (every
+    ``every``-th) replaces ``rows`` rows of the batch with injected documents,
+    cycling through them. In a branch (``[[branches]]``) ``start`` and ``end``
+    count from the branch step: ``start = 1`` is the first step after it.
     """
 
+    kind: ClassVar[str]
+    #: Keys every saved intervention carries (None where unused), so that the
+    #: spec digest and the saved spec.json are those of the one-class spec of
+    #: earlier versions.
+    _LEGACY_KEYS: ClassVar[tuple[str, ...]] = ("docs", "file", "source", "select")
+
     name: SafeName
-    docs: list[str] | None = None
-    file: str | None = None
-    source: Literal["canaries", "counterfactual", "behavior"] | None = None
-    behavior: Literal["brackets", "emails", "acronyms", "repeats", "facts"] | None = Field(
-        None, exclude_if=lambda v: v is None,
-        description="source='behavior': inject training documents with this (world) annotation.")
-    select: list[int] | None = Field(None, description="Which canaries or facts (indices), default all canaries / the first n_facts frequent facts.")
-    n_facts: int = Field(4, ge=1, exclude_if=lambda v: v == 4,
-                         description="counterfactual: how many frequent facts to contradict when select is not given.")
-    lr_scale: float | None = Field(None, gt=0, exclude_if=lambda v: v is None,
-                                   description="Multiply the learning rate by this over the steps (no documents).")
     start: int = Field(ge=0, description="First step of the injection.")
     end: int = Field(ge=0, description="Last step of the injection (inclusive).")
     every: int = Field(1, ge=1, description="Inject at every k-th step of the range.")
     rows: int = Field(1, ge=1, description="Batch rows replaced at each injection step.")
 
+    injects: ClassVar[bool] = True  # False for a learning-rate change
+
     @model_validator(mode="after")
-    def _one_source(self):
-        given = [x for x in (self.docs, self.file, self.source, self.lr_scale) if x]
-        if len(given) != 1:
-            raise ValueError(
-                f"intervention {self.name!r} needs exactly one of docs, file, "
-                "source='canaries'|'counterfactual' or lr_scale"
-            )
+    def _ordered(self):
         if self.end < self.start:
             raise ValueError(f"intervention {self.name!r}: end ({self.end}) is before start ({self.start})")
-        if (self.source == "behavior") != (self.behavior is not None):
-            raise ValueError(f"intervention {self.name!r}: source = 'behavior' and behavior = "
-                             "'brackets'|'emails'|'acronyms'|'repeats'|'facts' go together")
         return self
 
-    @property
-    def injects(self) -> bool:
-        """True when it injects documents (False for a learning-rate change)."""
-        return self.lr_scale is None
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        out = {k: None for k in self._LEGACY_KEYS}
+        out.update(handler(self))
+        return out
+
+
+class DocsIntervention(_Intervention):
+    """Inject the given documents (``docs``, strings)."""
+
+    kind: ClassVar[str] = "docs"
+    docs: list[str] = Field(min_length=1, description="Documents to inject.")
+
+
+class FileIntervention(_Intervention):
+    """Inject the non-empty lines of ``file`` (relative to the spec's folder)."""
+
+    kind: ClassVar[str] = "file"
+    file: str = Field(description="A text file, one document a line.")
+
+
+class CanaryIntervention(_Intervention):
+    """Inject the data generator's canaries (``source = "canaries"``), optionally ``select``-ed."""
+
+    kind: ClassVar[str] = "canaries"
+    source: Literal["canaries"] = "canaries"
+    select: list[int] | None = Field(None, description="Which canaries (indices), default all.")
+
+
+class CounterfactualIntervention(_Intervention):
+    """Counterfactual facts (``source = "counterfactual"``, world suites).
+
+    Each ``select``-ed fact, default the first ``n_facts`` frequent ones, is
+    stated with another value of its attribute.
+    """
+
+    kind: ClassVar[str] = "counterfactual"
+    source: Literal["counterfactual"] = "counterfactual"
+    select: list[int] | None = Field(None, description="Which facts (indices), default the first n_facts frequent facts.")
+    n_facts: int = Field(4, ge=1, exclude_if=lambda v: v == 4,
+                         description="How many frequent facts to contradict when select is not given.")
+
+
+class BehaviorIntervention(_Intervention):
+    """A burst of one behaviour's data (``source = "behavior"``, ``behavior = "brackets"``).
+
+    Training documents that hold brackets, e-mails, acronyms, repeated spans or facts.
+    """
+
+    kind: ClassVar[str] = "behavior"
+    source: Literal["behavior"] = "behavior"
+    behavior: Literal["brackets", "emails", "acronyms", "repeats", "facts"] = Field(
+        description="Inject training documents with this (world) annotation.")
+
+
+class LRIntervention(_Intervention):
+    """A short change of learning rate: ``lr_scale`` multiplies it over the steps (no documents)."""
+
+    kind: ClassVar[str] = "lr_scale"
+    injects: ClassVar[bool] = False
+    lr_scale: float = Field(gt=0, description="Multiply the learning rate by this over the steps.")
+
+
+_KINDS = ("docs", "file", "source", "lr_scale")
+# Keys of the one-class spec of earlier versions that a kind does not use, with the
+# values that mean "not given" there: tolerated (and dropped) so that every TOML and
+# every saved spec.json that was valid stays valid.
+_UNUSED_DEFAULTS = {"docs": None, "file": None, "source": None, "select": None, "behavior": None,
+                    "lr_scale": None, "n_facts": 4}
+
+
+def _intervention_kind(v: Any) -> str | None:
+    if isinstance(v, _Intervention):
+        return v.kind
+    if not isinstance(v, dict):
+        return None
+    given = [k for k in _KINDS if v.get(k)]
+    if len(given) != 1:
+        return None
+    return str(v["source"]) if given[0] == "source" else given[0]
+
+
+def _check_intervention(v: Any) -> Any:
+    """The one-class spec's messages for the wrong mix of keys; unused defaults dropped."""
+    if not isinstance(v, dict):
+        return v
+    name = v.get("name")
+    kind = _intervention_kind(v)
+    if kind is None:
+        raise ValueError(f"intervention {name!r} needs exactly one of docs, file, "
+                         "source='canaries'|'counterfactual' or lr_scale")
+    if kind not in _INTERVENTION_CLASSES:
+        raise ValueError(f"intervention {name!r}: source must be 'canaries', 'counterfactual' "
+                         f"or 'behavior', got {v['source']!r}")
+    if (kind == "behavior") != (v.get("behavior") is not None):
+        raise ValueError(f"intervention {name!r}: source = 'behavior' and behavior = "
+                         "'brackets'|'emails'|'acronyms'|'repeats'|'facts' go together")
+    fields = _INTERVENTION_CLASSES[kind].model_fields
+    return {k: x for k, x in v.items()
+            if k in fields or k not in _UNUSED_DEFAULTS or x != _UNUSED_DEFAULTS[k]}
+
+
+_INTERVENTION_CLASSES: dict[str, type[_Intervention]] = {
+    c.kind: c for c in (DocsIntervention, FileIntervention, CanaryIntervention,
+                        CounterfactualIntervention, BehaviorIntervention, LRIntervention)
+}
+
+InterventionSpec = Annotated[
+    Annotated[DocsIntervention, Tag("docs")] | Annotated[FileIntervention, Tag("file")]
+    | Annotated[CanaryIntervention, Tag("canaries")]
+    | Annotated[CounterfactualIntervention, Tag("counterfactual")]
+    | Annotated[BehaviorIntervention, Tag("behavior")] | Annotated[LRIntervention, Tag("lr_scale")],
+    Discriminator(_intervention_kind),
+    BeforeValidator(_check_intervention),
+]
+"""An intervention: the key given (docs, file, source or lr_scale) picks its class."""
 
 
 BRANCH_TRAIN_KEYS = ("lr", "min_lr_ratio", "schedule", "weight_decay", "beta1", "beta2", "grad_clip")
@@ -367,19 +464,28 @@ class Spec(_Strict):
         return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
+_DATA_TAGS = {"world": WorldConfig, "markov-mixture": MarkovConfig, "text": TextConfig,
+              "hf-dataset": HFDatasetConfig}
+
+
+def _untag(loc: tuple) -> tuple[tuple, dict[int, type[BaseModel]]]:
+    """An error location without its union tags, and the class each tag picked (by position)."""
+    if len(loc) > 1 and loc[0] == "data" and loc[1] in _DATA_TAGS:
+        return loc[:1] + loc[2:], {0: _DATA_TAGS[loc[1]]}
+    if len(loc) > 2 and loc[0] == "interventions" and loc[2] in _INTERVENTION_CLASSES:
+        return loc[:2] + loc[3:], {1: _INTERVENTION_CLASSES[loc[2]]}
+    return loc, {}
+
+
 def _allowed_at(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at a location of a validation error (for 'unknown key')."""
+    loc, picked = _untag(loc)
     cur: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = getattr(cur, "model_fields", {})
-        if part in fields:
-            ann = fields[part].annotation
-            cur = _model_in(ann)
-        elif part in ("world", "markov-mixture", "text", "hf-dataset"):
-            cur = {"world": WorldConfig, "markov-mixture": MarkovConfig, "text": TextConfig,
-                   "hf-dataset": HFDatasetConfig}[part]
+    for i, part in enumerate(loc[:-1]):
+        if not isinstance(part, int):
+            fields = getattr(cur, "model_fields", {})
+            cur = _model_in(fields[part].annotation) if part in fields else None
+        cur = picked.get(i, cur)
         if cur is None:
             return []
     return sorted(getattr(cur, "model_fields", {}))
@@ -400,7 +506,7 @@ def format_errors(e: ValidationError, source: str) -> str:
     lines = [f"{source}: the spec is not valid:"]
     for err in e.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc if p not in ("world", "markov-mixture", "text", "hf-dataset"))
+        key = ".".join(str(p) for p in _untag(loc)[0])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             allowed = _allowed_at(Spec, loc)
@@ -445,4 +551,5 @@ def _resolve_paths(spec: Spec, base: Path) -> None:
     if isinstance(spec.data, TextConfig):
         spec.data.path = fix(spec.data.path)
     for iv in spec.interventions:
-        iv.file = fix(iv.file)
+        if isinstance(iv, FileIntervention):
+            iv.file = fix(iv.file)

@@ -87,7 +87,7 @@ def test_mismatched_store_is_refused(measured, tmp_path):
     other = tmp_path / "e.txt"
     other.write_text(" ".join(f"s{i % 7}" for i in range(400)))
     with pytest.raises(PathdepError, match="another evaluation set"):
-        measure(suite, out=root / "m.zarr", eval=other)
+        measure(suite, out=root / "m.zarr", evalset=other)
     renamed = suite.model_copy(update={"name": "other"})
     with pytest.raises(PathdepError, match="holds suite 'tiny'"):
         measure(renamed, out=root / "m.zarr")

@@ -84,7 +84,7 @@ def test_top_k_keeps_the_largest_and_the_rest_mass():
 
 
 def test_long_context_is_sliced_without_changing_results(monkeypatch):
-    import pathdep.measure.forward as fwd
+    from pathdep.measure import forward as fwd
 
     vocab, n_seq, T = 50, 3, 32
     model = _model("gpt_neox", vocab)

@@ -173,7 +173,7 @@ def test_cli_writes_the_page(built, tmp_path):
 
 
 def test_package_is_callable(built, tmp_path):
-    import pathdep.report as rep
+    from pathdep import report as rep
 
     assert rep(built[0], tmp_path / "x.html") == tmp_path / "x.html"
 

@@ -13,7 +13,3 @@ from pathdep.analyze.registry import ANALYSES, REGISTRY
 from pathdep.analyze.runner import analyze
 
 __all__ = ["ANALYSES", "REGISTRY", "AnalysisResult", "Interval", "analyze"]
-
-from pathdep._callable import make_callable  # noqa: E402
-
-make_callable(__name__, analyze)

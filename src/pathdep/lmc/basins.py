@@ -10,7 +10,6 @@ compared with behavioural clusters of the same runs.
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import logging
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathdep.lmc.barrier import loss_barrier
 from pathdep.lmc.cache import CACHE_NAME, PathCache
 from pathdep.lmc.options import BasinsOptions
 from pathdep.progress import bar
-from pathdep.suites import Run, Suite
+from pathdep.suites import Run, Suite, match_run_ids
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +40,8 @@ BASINS = "basins"
 
 def _choose_runs(suite: Suite, runs, max_runs: int) -> tuple[list[Run], bool]:
     if runs:
-        chosen = [r for r in suite.runs
-                  if any(fnmatch.fnmatchcase(r.id, str(p)) for p in runs)]
-        if not chosen:
-            raise PathdepError(f"no run of suite {suite.name!r} matches {list(runs)}; its runs "
-                               f"are: {', '.join(suite.run_ids[:20])}")
+        keep = set(match_run_ids(runs, suite.run_ids, f"suite {suite.name!r}"))
+        chosen = [r for r in suite.runs if r.id in keep]
     else:
         chosen = [r for r in suite.runs if r.checkpoints]
     capped = len(chosen) > max_runs

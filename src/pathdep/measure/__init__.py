@@ -20,7 +20,3 @@
 from pathdep.measure.api import MeasureResult, measure
 
 __all__ = ["MeasureResult", "measure"]
-
-from pathdep._callable import make_callable  # noqa: E402
-
-make_callable(__name__, measure)

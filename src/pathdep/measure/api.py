@@ -34,6 +34,7 @@ from pathdep.store import (
     record_failures,
 )
 from pathdep.suites import Suite, load_suite, select
+from pathdep.suites.checkpoint import check_loadable
 
 log = logging.getLogger(__name__)
 
@@ -153,15 +154,15 @@ def _run_all(ex: Executor, jobs: list[MeasureJob], result: MeasureResult) -> Non
             _round(ex, [replace(j, wait=True) for j in busy], result, pb, t0)
 
 
-def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: str = "inprocess",
+def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executor: str = "inprocess",
             address: str | None = None, batch_size: int | None = None,
             config: MeasureSpec | None = None, tokenizer: str | None = None,
             runs: list[str] | None = None, steps: list[int] | str | None = None,
             every: int | None = None, allow_pickle: bool = False,
             num_cpus: int | None = None) -> MeasureResult:
-    """Measure every (run, checkpoint) of ``suite`` on ``eval`` into the store ``out``.
+    """Measure every (run, checkpoint) of ``suite`` on ``evalset`` into the store ``out``.
 
-    ``suite``: a Suite, a suite folder, manifest or preset. ``eval``: see
+    ``suite``: a Suite, a suite folder, manifest or preset. ``evalset`` (``--eval``): see
     measure/evalset.py (None: the suite generator's held-out split).
     ``config``: measure options (default: the suite spec's ``[measure]``);
     ``batch_size`` overrides its batch size. ``tokenizer`` names the tokenizer
@@ -172,9 +173,10 @@ def measure(suite: Suite | str | Path, *, out: str | Path, eval=None, executor: 
     """
     t0 = time.perf_counter()
     full = suite if isinstance(suite, Suite) else load_suite(suite)
+    check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)
     todo = select(full, runs=runs, steps=steps, every=every)
-    layout = suite_layout(full, eval, cfg, tokenizer)
+    layout = suite_layout(full, evalset, cfg, tokenizer)
     store = Path(out).resolve()
     layout = _fit_old_store(store, layout)
     grow = missing_cells(store, layout)

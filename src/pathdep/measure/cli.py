@@ -27,7 +27,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 def measure_cmd(
     suite: Annotated[str, typer.Argument(help="Suite folder, manifest (.json) or preset name.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The store to create or complete (a .zarr folder).")],
-    eval: Annotated[str | None, typer.Option(
+    evalset: Annotated[str | None, typer.Option(
         "--eval", help="Evaluation text: a .txt/.jsonl file, a dataset folder or hf:NAME[:CONFIG][@SPLIT]; default: the suite generator's held-out split.")] = None,
     executor: Annotated[str, typer.Option(help="Where jobs run: inprocess or ray.")] = "inprocess",
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: start a local instance.")] = None,
@@ -53,7 +53,7 @@ def measure_cmd(
         full = load_suite(suite)
         cfg = default_options(full, batch_size=batch_size, context=context,
                               eval_sequences=sequences, probes=_split(probes))
-        result = measure(full, out=out, eval=eval, executor=executor, address=address,
+        result = measure(full, out=out, evalset=evalset, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
                          every=every, allow_pickle=allow_pickle, num_cpus=num_cpus)
     except PathdepError as e:

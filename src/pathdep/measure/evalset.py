@@ -1,6 +1,6 @@
 """Evaluation sets: the fixed ``tokens[seq, pos]`` every checkpoint of a suite is measured on.
 
-Sources (``eval=``):
+Sources (``evalset=`` of ``measure``, ``--eval``):
 
 | eval                         | documents                                               |
 |------------------------------|---------------------------------------------------------|
@@ -73,25 +73,25 @@ def is_natural(source: str) -> bool:
     return kind in ("file", "hf") or kind in NATURAL_GENERATORS
 
 
-def eval_docs(suite: Suite, eval=None) -> tuple[Iterable[str], str]:
+def eval_docs(suite: Suite, evalset=None) -> tuple[Iterable[str], str]:
     """The documents of an evaluation source and a description of it (see the module table)."""
     from pathdep.data import generate
 
-    if eval is None:
+    if evalset is None:
         spec = suite.meta.get("spec")
         if not spec:
             raise PathdepError(
                 f"suite {suite.name!r} has no spec (it was not trained by pathdep), so it has no "
-                "held-out data of its own; pass eval= a .txt/.jsonl file, a dataset folder "
+                "held-out data of its own; pass evalset= a .txt/.jsonl file, a dataset folder "
                 "or hf:NAME (--eval)"
             )
         from pathdep.spec import parse_spec
 
         data = parse_spec(spec, f"suite {suite.name} spec").data
         return generate(data, "eval").docs, f"{data.generator}:eval"
-    if hasattr(eval, "generator"):  # a data config
-        return generate(eval, "eval").docs, f"{eval.generator}:eval"
-    text = str(eval)
+    if hasattr(evalset, "generator"):  # a data config
+        return generate(evalset, "eval").docs, f"{evalset.generator}:eval"
+    text = str(evalset)
     path = Path(text)
     if path.is_file():
         return _file_docs(path), f"file:{path.name}"
@@ -214,7 +214,7 @@ def decode_table(tok, tokens: np.ndarray) -> np.ndarray:
     return strs[inv].reshape(tokens.shape)
 
 
-def build_evalset(suite: Suite, eval=None, *, context: int, n_seq: int,
+def build_evalset(suite: Suite, evalset=None, *, context: int, n_seq: int,
                   tokenizer: str | None = None, seed: int = 0) -> EvalSet:
     """Read, tokenise and chunk an evaluation source with the suite's (one) tokenizer.
 
@@ -223,7 +223,7 @@ def build_evalset(suite: Suite, eval=None, *, context: int, n_seq: int,
     """
     from pathdep.measure.tokenizers import suite_tokenizer
 
-    docs, source = eval_docs(suite, eval)
+    docs, source = eval_docs(suite, evalset)
     docs = iter(docs)
     head = list(itertools.islice(docs, 20))
     tok, tok_name = suite_tokenizer(suite, tokenizer, head)

@@ -128,17 +128,14 @@ def _behavior(job: MeasureJob, model) -> dict[str, np.ndarray]:
 
 def _load(job: MeasureJob, ckpt: Checkpoint):
     """The checkpoint's model; any load failure is this job's PathdepError, with the reason."""
-    from pathdep.suites.checkpoint import load_model
+    from pathdep.suites.checkpoint import load_error, load_model
 
     try:
         return load_model(job.run, ckpt, allow_pickle=job.allow_pickle)
     except PathdepError:
         raise
-    except Exception as e:  # e.g. safetensors' SafetensorError on a truncated file
-        raise PathdepError(
-            f"cannot load checkpoint {ckpt.location}: it is corrupt or incomplete "
-            f"({type(e).__name__}: {e})"
-        ) from e
+    except Exception as e:  # load_model names its own; anything else is named here
+        raise load_error(ckpt, e, job.allow_pickle) from e
 
 
 def icl_score(logprob: np.ndarray, early: int, late: int) -> float:

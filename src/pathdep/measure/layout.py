@@ -103,13 +103,13 @@ def _seen(suite: Suite) -> str:
     return json.dumps(out) if out else ""
 
 
-def suite_layout(suite: Suite, eval, cfg: MeasureSpec, tokenizer: str | None = None) -> Layout:
-    """The store layout for ``suite`` measured on ``eval`` with options ``cfg``."""
+def suite_layout(suite: Suite, evalset, cfg: MeasureSpec, tokenizer: str | None = None) -> Layout:
+    """The store layout for ``suite`` measured on ``evalset`` with options ``cfg``."""
     import pathdep
 
     shapes = _shapes(suite)
     context = _context(suite, cfg, shapes)
-    es = build_evalset(suite, eval, context=context, n_seq=cfg.eval_sequences, tokenizer=tokenizer,
+    es = build_evalset(suite, evalset, context=context, n_seq=cfg.eval_sequences, tokenizer=tokenizer,
                        seed=cfg.seed)
     plan = make_plan(es.tokens, bos=es.bos_id, special_ids=es.special_ids,
                      dist_positions=cfg.dist_positions, hidden_positions=cfg.hidden_positions,

@@ -18,10 +18,9 @@ first line ``{"name": ..., "description": ...}`` without ``prompt``).
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from pathdep.errors import PathdepError
 from pathdep.paths import check_name

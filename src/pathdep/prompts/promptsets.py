@@ -21,11 +21,10 @@ built from the suite's data/info.json).
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-
-import tomllib
 
 from pathdep.errors import PathdepError
 

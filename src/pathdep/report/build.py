@@ -135,7 +135,7 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
     sections = arrange(results)
     head = {"title": title or f"Path dependence of {info.suite or store.name}",
             "suite": info.suite, "store": str(store), "analysis_dir": str(folder),
-            "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "pathdep_version": __version__, "runs": runs,
             "measured_runs": [r for r in runs if r in info.measured] if info.runs else runs,
             "failed_checkpoints": info.failures, "gaps": info.gaps(),

@@ -33,6 +33,7 @@ from pathdep.rl.grpo import eval_subset, form_share, run_seed
 from pathdep.rl.options import RLOptions
 from pathdep.rl.task import FormTask, make_task
 from pathdep.spec import RLSpec
+from pathdep.suites.run_ids import unknown_run_message
 
 log = logging.getLogger(__name__)
 NAME = "rl_paths"
@@ -62,8 +63,8 @@ def _base(suite, cfg: RLSpec):
         try:
             run = suite.run(cfg.base)
         except KeyError:
-            raise PathdepError(f"[rl] base = {cfg.base!r} is not a run of suite {suite.name!r}; "
-                               f"its runs are: {', '.join(suite.run_ids[:20])}") from None
+            raise PathdepError("[rl] base: " + unknown_run_message(
+                cfg.base, suite.run_ids, f"suite {suite.name!r}")) from None
     else:
         run = suite.runs[0]
     if not run.checkpoints:

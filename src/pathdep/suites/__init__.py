@@ -3,6 +3,7 @@
 from pathdep.suites.checkpoint import load_model, load_tokenizer
 from pathdep.suites.load import load_suite, read_manifest, select
 from pathdep.suites.model import Checkpoint, Run, Suite
+from pathdep.suites.run_ids import match_run_ids, unknown_run_message
 
 __all__ = [
     "Checkpoint",
@@ -11,6 +12,8 @@ __all__ = [
     "load_model",
     "load_suite",
     "load_tokenizer",
+    "match_run_ids",
     "read_manifest",
     "select",
+    "unknown_run_message",
 ]

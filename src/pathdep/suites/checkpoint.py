@@ -7,8 +7,10 @@ revision=...)``. Weights load from safetensors only unless the caller passes
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from pathdep.errors import PathdepError
@@ -96,12 +98,18 @@ def load_model(run: Run, ckpt: Checkpoint, *, dtype=None, allow_pickle: bool = F
     else:
         where, extra = ckpt.repo, {"revision": ckpt.revision}
     try:
-        _check_causal(AutoConfig.from_pretrained(where, **extra, trust_remote_code=False), ckpt)
+        config = AutoConfig.from_pretrained(where, **extra, trust_remote_code=False)
+    except PathdepError:
+        raise
+    except Exception as e:  # every failure is named by load_error
+        raise load_error(ckpt, e, allow_pickle, stage="config") from e
+    _check_causal(config, ckpt)
+    try:
         model = AutoModelForCausalLM.from_pretrained(where, **extra, **kwargs)
     except PathdepError:
         raise
-    except (OSError, ValueError, RuntimeError) as e:
-        raise _load_error(ckpt, e, allow_pickle) from e
+    except Exception as e:  # e.g. safetensors' SafetensorError on a truncated file
+        raise load_error(ckpt, e, allow_pickle, stage="weights") from e
     model.eval()
     log.debug("loaded %s (%s attention)", ckpt.location, model.config._attn_implementation)
     return model
@@ -118,9 +126,60 @@ def _hub_pickled_only(ckpt: Checkpoint) -> bool:
     return not any(map(cached, _SAFE)) and any(map(cached, _PICKLED))
 
 
-def _load_error(ckpt: Checkpoint, e: Exception, allow_pickle: bool = False) -> PathdepError:
+def _saved_version(ckpt: Checkpoint) -> str | None:
+    """The transformers version that wrote a local checkpoint's config.json, if it says."""
+    try:
+        return json.loads((Path(ckpt.path) / "config.json").read_text()).get("transformers_version")
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
+def _newer(saved: str | None, installed: str) -> bool:
+    """True when version ``saved`` is after ``installed`` (major.minor.patch numbers only)."""
+    def nums(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+    return saved is not None and nums(saved) > nums(installed)
+
+
+def _config_unreadable_by_version(ckpt: Checkpoint, e: Exception) -> bool:
+    """A config that is valid JSON but that the installed transformers cannot read."""
+    if isinstance(e, OSError):  # missing or not JSON: transformers raises OSError for both
+        return False
+    if not ckpt.path:
+        return True
+    try:
+        json.loads((Path(ckpt.path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def load_error(ckpt: Checkpoint, e: Exception, allow_pickle: bool = False,
+               stage: str = "weights") -> PathdepError:
+    """The PathdepError that says what went wrong loading ``ckpt`` (``stage``: config or weights).
+
+    A missing file or unreadable weights is "corrupt or incomplete"; a config the
+    installed transformers cannot read is a version error naming both versions.
+    """
+    import transformers
+
+    installed = transformers.__version__
+    saved = _saved_version(ckpt) if ckpt.path else None
+    what = f"{type(e).__name__}: {e}"
+    if stage == "config" and _config_unreadable_by_version(ckpt, e):
+        by = f"was written by transformers {saved}; " if saved else ""
+        fix = (f"upgrade transformers (pip install -U 'transformers>={saved}')" if _newer(saved, installed)
+               else "install a transformers version that reads this model type")
+        return PathdepError(
+            f"cannot read the config of checkpoint {ckpt.location}: it {by}the installed "
+            f"transformers {installed} cannot read it ({what}); {fix}"
+        )
     if ckpt.path:
-        return PathdepError(f"cannot load checkpoint {ckpt.path}: it is corrupt or incomplete ({e})")
+        note = (f"; it was written by transformers {saved}, newer than the installed {installed}: "
+                "upgrading transformers may help" if _newer(saved, installed) else "")
+        return PathdepError(
+            f"cannot load checkpoint {ckpt.path}: it is corrupt or incomplete ({what}){note}")
     if not allow_pickle and _hub_pickled_only(ckpt):
         return PathdepError(
             f"checkpoint {ckpt.repo} revision {ckpt.revision} holds only pickled weights "

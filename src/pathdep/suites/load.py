@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from pathdep.errors import PathdepError
 from pathdep.suites.model import Suite
+from pathdep.suites.run_ids import match_run_ids
 
 MANIFEST = "suite.json"
 
@@ -92,13 +92,8 @@ def select(
     """
     out = suite.model_copy(deep=True)
     if runs:
-        keep = [r for r in out.runs if any(fnmatch.fnmatchcase(r.id, p) for p in runs)]
-        if not keep:
-            raise PathdepError(
-                f"no run of suite {suite.name!r} matches {runs}; its runs are: "
-                + ", ".join(suite.run_ids[:20])
-            )
-        out.runs = keep
+        keep = set(match_run_ids(runs, suite.run_ids, f"suite {suite.name!r}"))
+        out.runs = [r for r in out.runs if r.id in keep]
     wanted = parse_steps(steps)
     for r in out.runs:
         cks = r.checkpoints

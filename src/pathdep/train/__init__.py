@@ -14,6 +14,7 @@ from pathlib import Path
 from pathdep.paths import inside
 from pathdep.spec import Spec, load_spec
 from pathdep.suites.model import Suite
+from pathdep.suites.run_ids import match_run_ids
 from pathdep.train.grid import RunPlan, expand_grid
 from pathdep.train.loop import train_run
 from pathdep.train.prepare import prepare
@@ -26,7 +27,11 @@ __all__ = ["RunPlan", "expand_grid", "train", "train_run"]
 
 def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = None,
           executor: str = "inprocess", address: str | None = None) -> Suite:
-    """Train every run of ``spec`` (or those whose ids are in ``runs``) into ``out``."""
+    """Train every run of ``spec`` (or those ``runs`` names: ids or glob patterns) into ``out``.
+
+    A name that matches no run is an error (naming the nearest run id), raised
+    before anything is trained.
+    """
     if not isinstance(spec, Spec):
         src = Path(spec)
         spec = load_spec(src)
@@ -34,10 +39,14 @@ def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = 
         src = None
     out = Path(out)
     plans = expand_grid(spec)
+    if runs:
+        chosen = set(match_run_ids(runs, [p.id for p in plans], f"spec {spec.name!r}"))
+        todo = [p for p in plans if p.id in chosen]
+    else:
+        todo = plans
     prepare(spec, out)
     if src is not None and not (out / "spec.toml").exists():
         (out / "spec.toml").write_text(src.read_text())
-    todo = [p for p in plans if not runs or p.id in runs]
     for p in todo:  # a symlink inside --out must not carry checkpoints elsewhere
         inside(out, out / "runs" / p.id)
     _run_all(out, todo, executor, address, {p.id: p for p in plans})
@@ -85,8 +94,3 @@ def _train_job(job: tuple[str, RunPlan, dict]) -> dict:
     """One run as an executor job (a top-level function, so Ray can ship it)."""
     out, plan, every = job
     return train_run(Path(out), plan, every)
-
-
-from pathdep._callable import make_callable  # noqa: E402
-
-make_callable(__name__, train)

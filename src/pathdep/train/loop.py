@@ -36,6 +36,7 @@ import torch
 
 from pathdep import atomic, progress
 from pathdep.errors import PathdepError
+from pathdep.spec import LRIntervention
 from pathdep.train.batches import DataOrder, Injector, SeenLog, TokenizedCorpus
 from pathdep.train.grid import RunPlan
 from pathdep.train.model import build_model
@@ -64,7 +65,7 @@ def lr_at(step: int, plan: RunPlan) -> float:
         shape = 0.5 * (1 + math.cos(math.pi * frac)) if t.schedule == "cosine" else 1 - frac
         lr = t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * shape)
     for iv in plan.interventions:
-        if iv.lr_scale is not None and iv.start <= step + 1 <= iv.end \
+        if isinstance(iv, LRIntervention) and iv.start <= step + 1 <= iv.end \
                 and (step + 1 - iv.start) % iv.every == 0:
             lr *= iv.lr_scale
     return lr

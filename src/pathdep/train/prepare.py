@@ -25,7 +25,14 @@ from pathdep.data import generate
 from pathdep.data.counterfactual import counterfactual_docs
 from pathdep.data.tokenizer import check_encodes, load_tokenizer_from, train_bpe
 from pathdep.errors import PathdepError
-from pathdep.spec import Spec
+from pathdep.spec import (
+    BehaviorIntervention,
+    CanaryIntervention,
+    CounterfactualIntervention,
+    DocsIntervention,
+    FileIntervention,
+    Spec,
+)
 from pathdep.train.batches import TokenizedCorpus
 
 log = logging.getLogger(__name__)
@@ -101,19 +108,20 @@ def _injected(spec: Spec, corpus) -> dict[str, list[list[str]]]:
     for iv in spec.interventions:
         if not iv.injects:
             continue
-        if iv.source == "counterfactual":
+        if isinstance(iv, CounterfactualIntervention):
             items = counterfactual_docs(info, iv.select, iv.n_facts, iv.name)
-        elif iv.source == "behavior":
+        elif isinstance(iv, BehaviorIntervention):
             items = _behavior_docs(iv, corpus)
-        elif iv.docs:
+        elif isinstance(iv, DocsIntervention):
             items = [[f"{iv.name}:{i}", d] for i, d in enumerate(iv.docs)]
-        elif iv.file:
+        elif isinstance(iv, FileIntervention):
             p = Path(iv.file)
             if not p.is_file():
                 raise PathdepError(f"intervention {iv.name!r}: file {p} does not exist")
             lines = [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
             items = [[f"{iv.name}:{i}", d] for i, d in enumerate(lines)]
         else:
+            assert isinstance(iv, CanaryIntervention)
             canaries = info.get("canaries") or []
             chosen = iv.select if iv.select is not None else list(range(len(canaries)))
             if not canaries or any(i >= len(canaries) or i < 0 for i in chosen):

@@ -1,0 +1,94 @@
+"""The public Python API: one plain, typed function per ``pathdep`` command.
+
+Every name here is re-exported by ``pathdep`` (lazily: ``import pathdep`` stays
+light), so ``pathdep.train(...)`` and ``from pathdep.api import train`` are the
+same function. Each command of the command line is a thin shell over the
+function of the same name.
+
+    >>> import pathdep
+    >>> spec = pathdep.load_spec(pathdep.api.EXAMPLES / "quick.toml")
+    >>> spec.name, len(spec.grid.seed)
+    ('quick', 2)
+    >>> pathdep.train is train and pathdep.measure is measure
+    True
+
+| function    | command            | returns                                      |
+|-------------|--------------------|----------------------------------------------|
+| load_spec   | ``validate``       | the validated :class:`Spec`                  |
+| train       | ``train``          | the trained :class:`Suite`                   |
+| load_suite  | (every SUITE)      | a :class:`Suite` from a folder, manifest or preset |
+| measure     | ``measure``        | a :class:`MeasureResult`                     |
+| open_store  |                    | the store as an ``xarray.Dataset``           |
+| analyze     | ``analyze``        | :class:`Results`: name -> :class:`AnalysisResult` |
+| report      | ``report``         | the path of the HTML page                    |
+| run         | ``run``            | the paths made: suite, store, analysis, report |
+| demo        | ``demo``           | the same, for the built-in demo suite        |
+| barriers    | ``barriers``       | :class:`Results` of instability and basins   |
+| rl          | ``rl``             | the :class:`AnalysisResult` of RL fine-tuning |
+| forking     | ``forking``        | the :class:`AnalysisResult` of forking tokens |
+| prompts     | ``prompts``        | the :class:`AnalysisResult` of prompt dependence |
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pathdep.analysis.result import AnalysisResult, Interval
+from pathdep.analyze.runner import Results, analyze
+from pathdep.analyze.verbs import barriers, forking, prompts, rl
+from pathdep.errors import PathdepError
+from pathdep.measure.api import MeasureResult, measure
+from pathdep.pipeline import EXAMPLES, demo, run
+from pathdep.report.build import report
+from pathdep.spec import Spec, load_spec
+from pathdep.store import open_store
+from pathdep.suites import Checkpoint, Run, Suite, load_suite
+from pathdep.train import train
+
+__all__ = [
+    "EXAMPLES",
+    "AnalysisResult",
+    "Checkpoint",
+    "Interval",
+    "MeasureResult",
+    "PathdepError",
+    "Results",
+    "Run",
+    "Spec",
+    "Suite",
+    "analyze",
+    "barriers",
+    "demo",
+    "forking",
+    "load_spec",
+    "load_suite",
+    "measure",
+    "open_store",
+    "prompts",
+    "report",
+    "rl",
+    "run",
+    "train",
+]
+
+#: Names that ``pathdep`` re-exports. ``rl`` and ``prompts`` stay in ``pathdep.api``:
+#: on ``pathdep`` they would hide the packages ``pathdep.rl`` and ``pathdep.prompts``.
+TOP_LEVEL = tuple(n for n in __all__ if n not in ("EXAMPLES", "rl", "prompts"))
+
+
+def _bind() -> None:
+    """Make ``pathdep.train`` & co. these functions.
+
+    Importing a stage package (``pathdep.train``) sets the attribute of that name
+    on ``pathdep`` to the package; the function of the same name is bound over it
+    here, once the stages are imported. The packages stay importable with
+    ``from pathdep.train import grid`` (``sys.modules``); the form
+    ``import pathdep.train.grid as grid`` is not: Python resolves it through the
+    attribute ``pathdep.train``, which is the function.
+    """
+    top = sys.modules["pathdep"]
+    for name in TOP_LEVEL:
+        setattr(top, name, globals()[name])
+
+
+_bind()

@@ -1,0 +1,32 @@
+"""A saved checkpoint loads back as the model that was trained, on the installed transformers.
+
+Below transformers 5.5, GPTNeoXConfig overwrote ``rope_parameters.partial_rotary_factor``
+with ``rotary_pct``'s default 0.25: a model trained with another rotary share loaded
+silently wrong (issue 12/16). This runs in the minimum-versions job too.
+"""
+
+import torch
+from transformers import GPTNeoXForCausalLM
+
+from pathdep.spec import ModelSpec
+from pathdep.train.model import build_model
+
+
+class _Tok:
+    bos_token_id, eos_token_id, pad_token_id = 1, 2, 0
+
+    def __len__(self):
+        return 64
+
+
+def test_a_non_default_rotary_share_survives_save_and_load(tmp_path):
+    spec = ModelSpec(n_layers=1, d_model=32, n_heads=2, context=16, rotary_pct=0.5)
+    torch.manual_seed(0)
+    model = build_model(spec, _Tok()).eval()
+    model.save_pretrained(tmp_path)
+    again = GPTNeoXForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    assert again.config.rope_parameters["partial_rotary_factor"] == 0.5
+    ids = torch.arange(16)[None] % 64
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, again(ids).logits, atol=1e-6)
+    assert again.gpt_neox.layers[0].attention.rotary_ndims == 8  # 16 head dims x 0.5
