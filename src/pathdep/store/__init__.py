@@ -26,6 +26,7 @@ from pathdep.store.jobs import (
     read_probe_inputs,
     write_job,
 )
+from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import KINDS, Dims
 
 
@@ -53,6 +54,7 @@ def open_store(path: str | Path):
 
 
 __all__ = [
+    "ProbeArrays",
     "KINDS",
     "Dims",
     "Layout",
