@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from pathdep import store
 from pathdep.errors import PathdepError
 
 log = logging.getLogger(__name__)
@@ -31,17 +32,7 @@ def open_store(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise PathdepError(f"no measurement store at {path}: pass the folder that `pathdep measure` "
                            "wrote")
-    try:
-        from pathdep.store import open_store as _open  # the store module, once it exists
-    except ImportError:
-        _open = None
-    if _open is not None:
-        return _open(path)
-    try:
-        return xr.open_zarr(path, chunks=None)
-    except Exception as e:  # zarr raises several types for a folder that is not a store
-        raise PathdepError(f"{path} is not a readable Zarr store ({e}); "
-                           "pass the folder that `pathdep measure` wrote") from e
+    return store.open_store(path)
 
 
 def require(ds: xr.Dataset, *names: str) -> None:

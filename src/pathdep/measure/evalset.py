@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pathdep.data import generate, text
 from pathdep.errors import PathdepError
+from pathdep.measure.tokenizers import suite_tokenizer
+from pathdep.spec import parse_spec
 from pathdep.suites.model import Suite
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,6 @@ def token_hash(tokens: np.ndarray) -> str:
 
 def eval_docs(suite: Suite, eval=None) -> tuple[Iterable[str], str]:
     """The documents of an evaluation source and a description of it (see the module table)."""
-    from pathdep.data import generate
-
     if eval is None:
         spec = suite.meta.get("spec")
         if not spec:
@@ -70,8 +71,6 @@ def eval_docs(suite: Suite, eval=None) -> tuple[Iterable[str], str]:
                 "held-out data of its own; pass eval= a .txt/.jsonl file, a dataset folder "
                 "or hf:NAME (--eval)"
             )
-        from pathdep.spec import parse_spec
-
         data = parse_spec(spec, f"suite {suite.name} spec").data
         return generate(data, "eval").docs, f"{data.generator}:eval"
     if hasattr(eval, "generator"):  # a data config
@@ -88,12 +87,10 @@ def eval_docs(suite: Suite, eval=None) -> tuple[Iterable[str], str]:
 
 
 def _file_docs(path: Path) -> list[str]:
-    from pathdep.data import text
-
     if path.suffix == ".jsonl":
-        return text._read_jsonl(path, "text")
+        return text.read_jsonl(path, "text")
     try:
-        return text._read_txt(path, "blank-line")
+        return text.read_txt(path, "blank-line")
     except UnicodeDecodeError as e:
         raise PathdepError(f"{path} is not UTF-8 text: {e}") from None
 
@@ -157,8 +154,6 @@ def decode_table(tok, tokens: np.ndarray) -> np.ndarray:
 def build_evalset(suite: Suite, eval=None, *, context: int, n_seq: int,
                   tokenizer: str | None = None) -> EvalSet:
     """Read, tokenise and chunk an evaluation source with the suite's (one) tokenizer."""
-    from pathdep.measure.tokenizers import suite_tokenizer
-
     docs, source = eval_docs(suite, eval)
     docs = iter(docs)
     head = list(itertools.islice(docs, 20))

@@ -1,4 +1,4 @@
-"""Load one checkpoint's model and a run's tokenizer: the only place weights are read.
+"""Load one checkpoint's model, config and a run's tokenizer: the only place weights are read.
 
 Local checkpoints are folders; hub checkpoints are ``from_pretrained(repo,
 revision=...)``. Weights load from safetensors only unless the caller passes
@@ -8,11 +8,14 @@ revision=...)``. Weights load from safetensors only unless the caller passes
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+import torch
+from huggingface_hub import try_to_load_from_cache
+
+from pathdep._hf import offline, quiet
 from pathdep.errors import PathdepError
-from pathdep.suites.model import Checkpoint, Run, Suite
+from pathdep.suites.model import Checkpoint, Run
 
 log = logging.getLogger(__name__)
 
@@ -20,24 +23,6 @@ _SAFE = ("model.safetensors", "model.safetensors.index.json")
 _PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 _MASKED_HEADS = ("ForMaskedLM", "ForPreTraining")  # encoder heads, e.g. BertForPreTraining
 
-
-def _offline() -> bool:
-    """True when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, in the env or in the hub."""
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "0"
-    return bool(constants.HF_HUB_OFFLINE) or env.lower() in ("1", "true", "yes", "on")
-
-
-def check_loadable(suite: Suite) -> None:
-    """Refuse a suite whose models pathdep cannot load as causal LMs (e.g. MultiBERTs)."""
-    if suite.kind != "causal-lm":
-        raise PathdepError(
-            f"suite {suite.name!r} is a {suite.kind} suite; pathdep measures next-token "
-            "prediction and loads causal LMs only (AutoModelForCausalLM). It is listed for "
-            "reference: load its models yourself with AutoModelForMaskedLM, or pick a causal "
-            "suite (`pathdep suites` shows which are loadable)"
-        )
 
 
 def _check_causal(config, ckpt: Checkpoint) -> None:
@@ -80,10 +65,8 @@ def load_model(run: Run, ckpt: Checkpoint, *, dtype=None, allow_pickle: bool = F
     not cached while ``HF_HUB_OFFLINE`` is set. ``run.load_kwargs`` (e.g.
     ``attn_implementation="eager"`` for the CRFM GPT-2 runs) go to ``from_pretrained``.
     """
-    import torch
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
     from transformers import AutoConfig, AutoModelForCausalLM
-
-    from pathdep._hf import quiet
 
     quiet()
     kwargs = dict(run.load_kwargs)
@@ -109,8 +92,6 @@ def load_model(run: Run, ckpt: Checkpoint, *, dtype=None, allow_pickle: bool = F
 
 def _hub_pickled_only(ckpt: Checkpoint) -> bool:
     """True when the cached snapshot of repo@revision has pickled weights and no safetensors."""
-    from huggingface_hub import try_to_load_from_cache
-
     def cached(name: str) -> bool:
         found = try_to_load_from_cache(ckpt.repo, name, revision=ckpt.revision)
         return isinstance(found, str)
@@ -127,7 +108,7 @@ def _load_error(ckpt: Checkpoint, e: Exception, allow_pickle: bool = False) -> P
             "(pytorch_model.bin), which can run arbitrary code when loaded; pass "
             "allow_pickle=True (--allow-pickle) if you trust its source"
         )
-    if _offline():
+    if offline():
         return PathdepError(
             f"checkpoint {ckpt.repo} revision {ckpt.revision} is not in the local Hugging Face "
             "cache and HF_HUB_OFFLINE is set; download it on a machine with network access "
@@ -139,6 +120,7 @@ def _load_error(ckpt: Checkpoint, e: Exception, allow_pickle: bool = False) -> P
 
 def load_tokenizer(run: Run, ckpt: Checkpoint | None = None):
     """Return the run's tokenizer: its own folder/repo, else the checkpoint's."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
     from transformers import AutoTokenizer
 
     where = run.tokenizer
@@ -152,9 +134,38 @@ def load_tokenizer(run: Run, ckpt: Checkpoint | None = None):
     try:
         return AutoTokenizer.from_pretrained(where, trust_remote_code=False, **extra)
     except (OSError, ValueError) as e:
-        if _offline() and not Path(str(where)).exists():
+        if offline() and not Path(str(where)).exists():
             raise PathdepError(
                 f"tokenizer {where} is not in the local Hugging Face cache and HF_HUB_OFFLINE "
                 "is set; download it first or unset HF_HUB_OFFLINE"
             ) from e
         raise PathdepError(f"cannot load the tokenizer of run {run.id!r} from {where}: {e}") from e
+
+
+def model_shape(run: Run) -> dict | None:
+    """Layers, heads, width, vocabulary and context of a run (its newest readable config)."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
+    from transformers import AutoConfig
+
+    for ckpt in reversed(run.checkpoints):
+        where = ckpt.path or ckpt.repo
+        extra = {} if ckpt.path else {"revision": ckpt.revision}
+        try:
+            cfg = AutoConfig.from_pretrained(where, trust_remote_code=False, **extra)
+        except (OSError, ValueError) as e:
+            log.debug("no config at %s: %s", ckpt.location, e)
+            continue
+        return {"layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
+                "d": cfg.hidden_size, "vocab": cfg.vocab_size,
+                "context": getattr(cfg, "max_position_embeddings", None)}
+    return None
+
+
+def load_folder(folder: str | Path):
+    """(model, tokenizer) of a checkpoint folder pathdep wrote itself (float32, train mode)."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet()
+    return (AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
+            AutoTokenizer.from_pretrained(folder))

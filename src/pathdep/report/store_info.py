@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pathdep.store import open_store
+
 logger = logging.getLogger(__name__)
 
 FACTOR_PREFIX = "factor_"
@@ -37,8 +39,6 @@ def read_store_info(store: Path) -> StoreInfo:
     if not store.exists():
         logger.info("no store at %s; the report header uses the analysis results only", store)
         return StoreInfo()
-    from pathdep.store import open_store
-
     try:
         ds = open_store(store)
     except Exception as e:  # the report is still useful without the header

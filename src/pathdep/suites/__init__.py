@@ -1,6 +1,5 @@
 """Suites: named runs with their checkpoints, trained here or published on the hub."""
 
-from pathdep.suites.checkpoint import load_model, load_tokenizer
 from pathdep.suites.load import load_suite, read_manifest, select
 from pathdep.suites.model import Checkpoint, Run, Suite
 
@@ -8,9 +7,7 @@ __all__ = [
     "Checkpoint",
     "Run",
     "Suite",
-    "load_model",
     "load_suite",
-    "load_tokenizer",
     "read_manifest",
     "select",
 ]

@@ -1,32 +1,12 @@
-"""Load one checkpoint's model and a run's tokenizer: the only place weights are read.
+"""Which suites pathdep can load: causal LMs only.
 
-Local checkpoints are folders; hub checkpoints are ``from_pretrained(repo,
-revision=...)``. Weights load from safetensors only unless the caller passes
-``allow_pickle=True``; remote code is never trusted.
+Loading weights and tokenizers is :mod:`pathdep.models.load`.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from pathlib import Path
-
 from pathdep.errors import PathdepError
-from pathdep.suites.model import Checkpoint, Run, Suite
-
-log = logging.getLogger(__name__)
-
-_SAFE = ("model.safetensors", "model.safetensors.index.json")
-_PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-_MASKED_HEADS = ("ForMaskedLM", "ForPreTraining")  # encoder heads, e.g. BertForPreTraining
-
-
-def _offline() -> bool:
-    """True when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, in the env or in the hub."""
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "0"
-    return bool(constants.HF_HUB_OFFLINE) or env.lower() in ("1", "true", "yes", "on")
+from pathdep.suites.model import Suite
 
 
 def check_loadable(suite: Suite) -> None:
@@ -38,123 +18,3 @@ def check_loadable(suite: Suite) -> None:
             "reference: load its models yourself with AutoModelForMaskedLM, or pick a causal "
             "suite (`pathdep suites` shows which are loadable)"
         )
-
-
-def _check_causal(config, ckpt: Checkpoint) -> None:
-    """Refuse masked-LM weights: AutoModelForCausalLM would load BERT as a wrong decoder."""
-    masked = [a for a in getattr(config, "architectures", None) or [] if a.endswith(_MASKED_HEADS)]
-    if masked and not getattr(config, "is_decoder", False):
-        raise PathdepError(
-            f"checkpoint {ckpt.location} is a masked language model ({masked[0]}), not a causal "
-            "LM; pathdep cannot measure it. Load it with AutoModelForMaskedLM outside pathdep, "
-            "or remove it from the suite"
-        )
-
-
-def _check_local(folder: Path, allow_pickle: bool) -> None:
-    if not folder.is_dir():
-        raise PathdepError(
-            f"checkpoint folder {folder} does not exist; re-run training for this run "
-            "(pathdep train resumes) or narrow the suite with --steps"
-        )
-    if not (folder / "config.json").is_file():
-        raise PathdepError(f"checkpoint {folder} has no config.json; it is incomplete or corrupt")
-    if any((folder / n).is_file() for n in _SAFE):
-        return
-    if any((folder / n).is_file() for n in _PICKLED):
-        if allow_pickle:
-            return
-        raise PathdepError(
-            f"checkpoint {folder} holds only pickled weights (pytorch_model.bin), which can run "
-            "arbitrary code when loaded; convert it to safetensors or pass allow_pickle=True "
-            "(--allow-pickle) if you trust its source"
-        )
-    raise PathdepError(f"checkpoint {folder} has no weights file (model.safetensors)")
-
-
-def load_model(run: Run, ckpt: Checkpoint, *, dtype=None, allow_pickle: bool = False):
-    """Return the ``AutoModelForCausalLM`` of one checkpoint, in eval mode.
-
-    Raises :class:`PathdepError` naming the folder (or repo and revision) when
-    the weights are missing, corrupt, pickled without consent, a masked LM, or
-    not cached while ``HF_HUB_OFFLINE`` is set. ``run.load_kwargs`` (e.g.
-    ``attn_implementation="eager"`` for the CRFM GPT-2 runs) go to ``from_pretrained``.
-    """
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from pathdep._hf import quiet
-
-    quiet()
-    kwargs = dict(run.load_kwargs)
-    kwargs.setdefault("dtype", dtype or torch.float32)
-    kwargs["trust_remote_code"] = False
-    kwargs["use_safetensors"] = not allow_pickle or None
-    if ckpt.path:
-        _check_local(Path(ckpt.path), allow_pickle)
-        where, extra = ckpt.path, {}
-    else:
-        where, extra = ckpt.repo, {"revision": ckpt.revision}
-    try:
-        _check_causal(AutoConfig.from_pretrained(where, **extra, trust_remote_code=False), ckpt)
-        model = AutoModelForCausalLM.from_pretrained(where, **extra, **kwargs)
-    except PathdepError:
-        raise
-    except (OSError, ValueError, RuntimeError) as e:
-        raise _load_error(ckpt, e, allow_pickle) from e
-    model.eval()
-    log.debug("loaded %s (%s attention)", ckpt.location, model.config._attn_implementation)
-    return model
-
-
-def _hub_pickled_only(ckpt: Checkpoint) -> bool:
-    """True when the cached snapshot of repo@revision has pickled weights and no safetensors."""
-    from huggingface_hub import try_to_load_from_cache
-
-    def cached(name: str) -> bool:
-        found = try_to_load_from_cache(ckpt.repo, name, revision=ckpt.revision)
-        return isinstance(found, str)
-
-    return not any(map(cached, _SAFE)) and any(map(cached, _PICKLED))
-
-
-def _load_error(ckpt: Checkpoint, e: Exception, allow_pickle: bool = False) -> PathdepError:
-    if ckpt.path:
-        return PathdepError(f"cannot load checkpoint {ckpt.path}: it is corrupt or incomplete ({e})")
-    if not allow_pickle and _hub_pickled_only(ckpt):
-        return PathdepError(
-            f"checkpoint {ckpt.repo} revision {ckpt.revision} holds only pickled weights "
-            "(pytorch_model.bin), which can run arbitrary code when loaded; pass "
-            "allow_pickle=True (--allow-pickle) if you trust its source"
-        )
-    if _offline():
-        return PathdepError(
-            f"checkpoint {ckpt.repo} revision {ckpt.revision} is not in the local Hugging Face "
-            "cache and HF_HUB_OFFLINE is set; download it on a machine with network access "
-            f"(hf download {ckpt.repo} --revision {ckpt.revision}) or unset "
-            "HF_HUB_OFFLINE"
-        )
-    return PathdepError(f"cannot load {ckpt.repo} revision {ckpt.revision}: {e}")
-
-
-def load_tokenizer(run: Run, ckpt: Checkpoint | None = None):
-    """Return the run's tokenizer: its own folder/repo, else the checkpoint's."""
-    from transformers import AutoTokenizer
-
-    where = run.tokenizer
-    extra: dict = {}
-    if where is None:
-        ckpt = ckpt or (run.checkpoints[-1] if run.checkpoints else None)
-        if ckpt is None:
-            raise PathdepError(f"run {run.id!r} has no tokenizer and no checkpoints")
-        where = ckpt.path or ckpt.repo
-        extra = {} if ckpt.path else {"revision": ckpt.revision}
-    try:
-        return AutoTokenizer.from_pretrained(where, trust_remote_code=False, **extra)
-    except (OSError, ValueError) as e:
-        if _offline() and not Path(str(where)).exists():
-            raise PathdepError(
-                f"tokenizer {where} is not in the local Hugging Face cache and HF_HUB_OFFLINE "
-                "is set; download it first or unset HF_HUB_OFFLINE"
-            ) from e
-        raise PathdepError(f"cannot load the tokenizer of run {run.id!r} from {where}: {e}") from e

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from pathdep.errors import PathdepError
 from pathdep.suites.model import Suite
+from pathdep.suites.presets import get_preset
 
 MANIFEST = "suite.json"
 
@@ -33,9 +34,7 @@ def load_suite(
     elif path.is_file():
         suite = read_manifest(path)
     else:
-        from pathdep.suites import presets
-
-        suite = presets.get_preset(str(source))
+        suite = get_preset(str(source))
     return select(suite, runs=runs, steps=steps, every=every)
 
 

@@ -26,6 +26,7 @@ from pathdep.data.tokenizer import check_encodes, load_tokenizer_from, train_bpe
 from pathdep.errors import PathdepError
 from pathdep.spec import Spec
 from pathdep.train.batches import TokenizedCorpus
+from pathdep.train.loop import load_corpus
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,6 @@ def prepare(spec: Spec, out: Path):
     injected = _injected(spec, corpus)
     npz = data_dir / "train.npz"
     if npz.is_file():
-        from pathdep.train.loop import load_corpus
-
         tc = load_corpus(out)
     else:
         tc = TokenizedCorpus.build(tok, corpus.docs, corpus.annotations)
