@@ -16,8 +16,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pathdep.errors import PathdepError
+from pathdep.version import __version__  # noqa: E402
 
-__version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:

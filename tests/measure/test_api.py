@@ -47,7 +47,7 @@ def test_store_layout_and_values(measured):
 def test_stored_logprobs_match_the_checkpoints_own_loss(measured):
     import torch
 
-    from pathdep.suites import load_model
+    from pathdep.models import load_model
 
     suite, root, _ = measured
     ds = open_store(root / "m.zarr")

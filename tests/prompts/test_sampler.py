@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from pathdep.prompts.sampler import position_probs, sample
+from pathdep.models.sampler import position_probs, sample
 
 
 class NoCache(torch.nn.Module):

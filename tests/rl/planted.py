@@ -47,8 +47,8 @@ def planted_task() -> FormTask:
 def pretrain(docs: list[str], steps: int = 300, seed: int = 0, vocab: int = 320):
     """(model, tokenizer): a 2-layer d=32 GPT-NeoX trained briefly on ``docs``."""
     from pathdep.data.tokenizer import train_bpe
+    from pathdep.models.build import build_model
     from pathdep.spec import ModelSpec
-    from pathdep.train.model import build_model
 
     tok = train_bpe(docs, vocab)
     torch.manual_seed(seed)

@@ -29,7 +29,8 @@ from transformers import (
 )
 
 from pathdep.errors import PathdepError
-from pathdep.suites import load_model, load_suite
+from pathdep.models import load_model
+from pathdep.suites import load_suite
 from pathdep.suites.checkpoint import check_loadable
 from pathdep.suites.duplicates import drop_duplicates, find_duplicates, weights_digest
 from pathdep.suites.model import Checkpoint, Run, Suite

@@ -9,7 +9,8 @@ import pytest
 import transformers
 
 from pathdep.errors import PathdepError
-from pathdep.suites import load_model, load_suite
+from pathdep.models import load_model
+from pathdep.suites import load_suite
 from pathdep.suites.model import Checkpoint, Run
 from tests.suites.test_hub import neox
 

@@ -6,10 +6,10 @@ silently wrong (issue 12/16). This runs in the minimum-versions job too.
 """
 
 import torch
+from pathdep.models.build import build_model
 from transformers import GPTNeoXForCausalLM
 
 from pathdep.spec import ModelSpec
-from pathdep.train.model import build_model
 
 
 class _Tok:

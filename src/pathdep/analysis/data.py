@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from pathdep import store
 from pathdep.errors import PathdepError
-from pathdep.store import open_store as store_open
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def open_store(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise PathdepError(f"no measurement store at {path}: pass the folder that `pathdep measure` "
                            "wrote")
-    return measured_runs(store_open(path))
+    return measured_runs(store.open_store(path))
 
 
 def measured_runs(ds: xr.Dataset) -> xr.Dataset:

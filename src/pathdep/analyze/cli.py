@@ -33,6 +33,7 @@ OUT = typer.Option("--out", "-o", help="Analysis folder (results go in OUT/<name
 
 
 def _list(verbose: bool) -> None:
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.registry import ANALYSES
 
     for a in ANALYSES:
@@ -75,6 +76,7 @@ def analyze_cmd(
         return
     if store is None:
         raise PathdepError("give the store to analyse: pathdep analyze STORE (or --list)")
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.registry import get
     from pathdep.analyze.runner import analyze, default_out
 
@@ -107,6 +109,7 @@ def barriers_cmd(
     options: dict | None = None,
 ) -> None:
     """Loss barriers between checkpoints: instability over branch steps, and basins of runs."""
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.verbs import barriers
     from pathdep.suites import load_suite
 
@@ -131,6 +134,7 @@ def rl_cmd(
 
     Options not given come from the suite spec's [rl] section.
     """
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.verbs import rl
     from pathdep.suites import load_suite
 
@@ -143,6 +147,7 @@ def rl_cmd(
 def forking_cmd(suite: Annotated[str, SUITE], out: Annotated[Path | None, OUT] = None,
                 options: dict | None = None) -> None:
     """Find forking tokens: indices where resampling one token changes the outcome."""
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.verbs import forking
 
     res = forking(suite, out, **(options or {}))
@@ -154,6 +159,7 @@ def forking_cmd(suite: Annotated[str, SUITE], out: Annotated[Path | None, OUT] =
 def prompts_cmd(suite: Annotated[str, SUITE], out: Annotated[Path | None, OUT] = None,
                 options: dict | None = None) -> None:
     """How output divergence splits into prompt variant, training run, temperature and noise."""
+    # deferred: the command line imports this module at start-up; analyses load when run
     from pathdep.analyze.verbs import prompts
 
     res = prompts(suite, out, **(options or {}))

@@ -24,8 +24,9 @@ from pydantic import Field
 from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Options
 from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
+from pathdep.models import load_model
 from pathdep.probes.markov import ALGORITHMS, compare_algorithms, model_predictor
-from pathdep.suites import Suite, load_model, load_suite
+from pathdep.suites import Suite, load_suite
 
 log = logging.getLogger(__name__)
 NAME = "markov_algorithms"

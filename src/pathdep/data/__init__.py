@@ -1,4 +1,4 @@
-"""Built-in data generators and user corpora, registered in one place.
+"""Built-in data generators and user corpora, registered in one place (registry.py).
 
 | generator        | what                                                    |
 |------------------|---------------------------------------------------------|
@@ -10,20 +10,15 @@
 
 from __future__ import annotations
 
-from pathdep.data import markov, text, world
+from pathdep.data import registry
 from pathdep.data.base import Corpus, Split
 
-GENERATORS = {
-    "world": world.generate,
-    "markov-mixture": markov.generate,
-    "text": text.generate_text,
-    "hf-dataset": text.generate_hf,
-}
+GENERATORS = {g.name: g.generate for g in registry.entries()}  # name -> generate(cfg, split)
 
 
 def generate(cfg, split: Split = "train") -> Corpus:
-    """Build the corpus that a ``[data]`` section describes."""
-    return GENERATORS[cfg.generator](cfg, split)
+    """Build the corpus that a ``[data]`` section describes (the generator of its registry entry)."""
+    return registry.get(cfg.generator).generate(cfg, split)
 
 
 __all__ = ["GENERATORS", "Corpus", "generate"]

@@ -3,7 +3,7 @@
 A generator is ``generate(cfg, split) -> Corpus``; ``split`` is ``"train"`` for
 training data or ``"eval"`` for held-out data drawn with a different seed
 stream (never a training document). Generators register in
-``pathdep.data.GENERATORS``.
+``pathdep.data.registry``.
 """
 
 from __future__ import annotations

@@ -48,14 +48,14 @@ class HFDatasetConfig(BaseModel):
     seed: int = Field(0, description="Seed of the held-out split.")
 
 
-def _read_txt(path: Path, split_on: str) -> list[str]:
+def read_txt(path: Path, split_on: str) -> list[str]:
     text = path.read_text(encoding="utf-8")
     if split_on == "line":
         return [ln for ln in text.splitlines() if ln.strip()]
     return [b.strip() for b in text.split("\n\n") if b.strip()]
 
 
-def _read_jsonl(path: Path, field: str) -> list[str]:
+def read_jsonl(path: Path, field: str) -> list[str]:
     docs = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -89,10 +89,10 @@ def generate_text(cfg: TextConfig, split: Split) -> Corpus:
     if not path.is_file():
         raise PathdepError(f"data file {path} does not exist; set data.path to a .txt or .jsonl file")
     if path.suffix == ".jsonl":
-        docs = _read_jsonl(path, cfg.text_field)
+        docs = read_jsonl(path, cfg.text_field)
     else:
         try:
-            docs = _read_txt(path, cfg.split_on)
+            docs = read_txt(path, cfg.split_on)
         except UnicodeDecodeError as e:
             raise PathdepError(f"{path} is not UTF-8 text: {e}") from None
     docs = _split(docs, cfg.eval_fraction, cfg.seed, split, str(path))

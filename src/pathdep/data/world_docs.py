@@ -26,7 +26,7 @@ from pathdep.data.world_sentences import (
 from pathdep.data.world_writer import Writer
 
 if TYPE_CHECKING:
-    from pathdep.data.world import WorldConfig
+    from pathdep.data.world_config import WorldConfig
     from pathdep.data.world_lexicon import Lexicon
     from pathdep.data.world_table import Entity, World
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathdep.errors import PathdepError
 from pathdep.executors.base import Executor, JobResult, call_guarded
+from pathdep.executors.inprocess import InProcessExecutor
 
 EXECUTORS = ("inprocess", "ray")
 
@@ -26,10 +27,9 @@ def get_executor(name: str = "inprocess", address: str | None = None, *,
             raise PathdepError(
                 "--address is for the ray executor; add --executor ray or drop --address"
             )
-        from pathdep.executors.inprocess import InProcessExecutor
-
         return InProcessExecutor()
     if name == "ray":
+        # deferred: ray is optional (pathdep[ray]); imported only when chosen
         from pathdep.executors.ray_executor import RayExecutor
 
         return RayExecutor(address=address, num_cpus=num_cpus, cpus_per_job=cpus_per_job)

@@ -22,7 +22,8 @@ import numpy as np
 from pathdep.atomic import write_json
 from pathdep.lmc.barrier import interpolation_losses
 from pathdep.lmc.inputs import token_hash
-from pathdep.suites import Checkpoint, Run, load_model
+from pathdep.models import load_model
+from pathdep.suites import Checkpoint, Run
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from pathdep.executors import Executor, get_executor
 from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.progress import bar
-from pathdep.spec import MeasureSpec
+from pathdep.spec import MeasureSpec, parse_spec
 from pathdep.store import (
     create_store,
     done_flags,
@@ -33,8 +33,10 @@ from pathdep.store import (
     read_inputs,
     record_failures,
 )
+from pathdep.store.schema import Dims
 from pathdep.suites import Suite, load_suite, select
 from pathdep.suites.checkpoint import check_loadable
+from pathdep.suites.duplicates import find_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,6 @@ class MeasureResult:
 def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides) -> MeasureSpec:
     """``config``, else the suite spec's ``[measure]``, else defaults; non-None overrides win."""
     if config is None and suite.meta.get("spec"):
-        from pathdep.spec import parse_spec
-
         config = parse_spec(suite.meta["spec"], f"suite {suite.name} spec").measure
     config = config or MeasureSpec()
     update = {k: v for k, v in overrides.items() if v is not None}
@@ -75,8 +75,6 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
 def _duplicates(suite: Suite) -> str:
     """Checkpoints with identical weights, as JSON for the store attrs ("" if unknown)."""
     import json
-
-    from pathdep.suites.duplicates import find_duplicates
 
     try:
         groups = find_duplicates(suite)
@@ -90,8 +88,6 @@ def _duplicates(suite: Suite) -> str:
 
 def _fit_old_store(store: Path, layout):
     """A store created before behaviour probes is measured without them (it has no place)."""
-    from pathdep.store.schema import Dims
-
     if layout.probes is None or not is_store(store):
         return layout
     import zarr

@@ -44,6 +44,7 @@ def measure_cmd(
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
+    # deferred: the command line imports this module at start-up; measure loads when run
     from pathdep import progress
     from pathdep.measure.api import default_options, measure
     from pathdep.suites import load_suite

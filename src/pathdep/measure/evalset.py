@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pathdep.data import generate, text
 from pathdep.errors import PathdepError
+from pathdep.measure.tokenizers import suite_tokenizer
+from pathdep.spec import parse_spec
 from pathdep.suites.model import Suite
 
 log = logging.getLogger(__name__)
@@ -75,8 +78,6 @@ def is_natural(source: str) -> bool:
 
 def eval_docs(suite: Suite, evalset=None) -> tuple[Iterable[str], str]:
     """The documents of an evaluation source and a description of it (see the module table)."""
-    from pathdep.data import generate
-
     if evalset is None:
         spec = suite.meta.get("spec")
         if not spec:
@@ -85,30 +86,26 @@ def eval_docs(suite: Suite, evalset=None) -> tuple[Iterable[str], str]:
                 "held-out data of its own; pass evalset= a .txt/.jsonl file, a dataset folder "
                 "or hf:NAME (--eval)"
             )
-        from pathdep.spec import parse_spec
-
         data = parse_spec(spec, f"suite {suite.name} spec").data
         return generate(data, "eval").docs, f"{data.generator}:eval"
     if hasattr(evalset, "generator"):  # a data config
         return generate(evalset, "eval").docs, f"{evalset.generator}:eval"
-    text = str(evalset)
-    path = Path(text)
+    where = str(evalset)
+    path = Path(where)
     if path.is_file():
         return _file_docs(path), f"file:{path.name}"
-    if path.is_dir() or text.startswith("hf:"):
-        return _hf_docs(text), f"hf:{text.removeprefix('hf:')}"
+    if path.is_dir() or where.startswith("hf:"):
+        return _hf_docs(where), f"hf:{where.removeprefix('hf:')}"
     raise PathdepError(
-        f"--eval {text!r} is neither a file, a dataset folder nor hf:NAME[:CONFIG][@SPLIT]"
+        f"--eval {where!r} is neither a file, a dataset folder nor hf:NAME[:CONFIG][@SPLIT]"
     )
 
 
 def _file_docs(path: Path) -> list[str]:
-    from pathdep.data import text
-
     if path.suffix == ".jsonl":
-        return text._read_jsonl(path, "text")
+        return text.read_jsonl(path, "text")
     try:
-        return text._read_txt(path, "blank-line")
+        return text.read_txt(path, "blank-line")
     except UnicodeDecodeError as e:
         raise PathdepError(f"{path} is not UTF-8 text: {e}") from None
 
@@ -221,8 +218,6 @@ def build_evalset(suite: Suite, evalset=None, *, context: int, n_seq: int,
     Natural text (:func:`is_natural`) is sampled across its documents with
     ``seed``; see :func:`chunk_documents`.
     """
-    from pathdep.measure.tokenizers import suite_tokenizer
-
     docs, source = eval_docs(suite, evalset)
     docs = iter(docs)
     head = list(itertools.islice(docs, 20))

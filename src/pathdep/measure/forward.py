@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pathdep.measure import arch
+from pathdep.models import arch
 from pathdep.progress import bar
 
 LOGIT_BUDGET = 1 << 24  # logits (floats) held at once

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pathdep.measure import arch
+from pathdep.models import arch
 from pathdep.store.schema import KINDS
 
 ATTN_BUDGET = 64 << 20  # floats of attention patterns held at once

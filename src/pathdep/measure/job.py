@@ -22,6 +22,8 @@ import numpy as np
 from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import head_scores
+from pathdep.models.load import load_error, load_model
+from pathdep.probes import score_probes
 from pathdep.store import is_done, job_lock, read_inputs, read_probe_inputs, write_job
 from pathdep.suites.model import Checkpoint, Run
 
@@ -119,8 +121,6 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
 
 def _behavior(job: MeasureJob, model) -> dict[str, np.ndarray]:
     """The behaviour probes of the store scored with the loaded model (pathdep.probes)."""
-    from pathdep.probes import score_probes
-
     sc = score_probes(model, read_probe_inputs(Path(job.store)), batch_size=job.batch_size)
     return {"behavior": sc.accuracy, "behavior_margin": sc.margin,
             "probe_item_correct": sc.item_correct, "probe_item_margin": sc.item_margin}
@@ -128,8 +128,6 @@ def _behavior(job: MeasureJob, model) -> dict[str, np.ndarray]:
 
 def _load(job: MeasureJob, ckpt: Checkpoint):
     """The checkpoint's model; any load failure is this job's PathdepError, with the reason."""
-    from pathdep.suites.checkpoint import load_error, load_model
-
     try:
         return load_model(job.run, ckpt, allow_pickle=job.allow_pickle)
     except PathdepError:

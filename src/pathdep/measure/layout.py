@@ -15,30 +15,15 @@ from pathlib import Path
 from pathdep.errors import PathdepError
 from pathdep.measure.evalset import build_evalset
 from pathdep.measure.plan import icl_positions, make_plan
+from pathdep.models import model_shape
+from pathdep.probes import compile_probes, select_probes
 from pathdep.spec import MeasureSpec
 from pathdep.store import Dims, Layout
-from pathdep.suites.model import Run, Suite
+from pathdep.suites.model import Suite
+from pathdep.version import __version__
 
 log = logging.getLogger(__name__)
 CONTEXT_CAP = 1024  # default context for suites without a spec
-
-
-def model_shape(run: Run) -> dict | None:
-    """Layers, heads, width, vocabulary and context of a run (its newest readable config)."""
-    from transformers import AutoConfig
-
-    for ckpt in reversed(run.checkpoints):
-        where = ckpt.path or ckpt.repo
-        extra = {} if ckpt.path else {"revision": ckpt.revision}
-        try:
-            cfg = AutoConfig.from_pretrained(where, trust_remote_code=False, **extra)
-        except (OSError, ValueError) as e:
-            log.debug("no config at %s: %s", ckpt.location, e)
-            continue
-        return {"layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
-                "d": cfg.hidden_size, "vocab": cfg.vocab_size,
-                "context": getattr(cfg, "max_position_embeddings", None)}
-    return None
 
 
 def _shapes(suite: Suite) -> list[dict]:
@@ -79,8 +64,6 @@ def _hidden_layers(cfg: MeasureSpec, n_layers: int) -> list[int]:
 
 def _probes(suite: Suite, cfg: MeasureSpec, tok, context: int):
     """The suite's behaviour probes, tokenised (None when there are none)."""
-    from pathdep.probes import compile_probes, select_probes
-
     probes = select_probes(cfg.probes, suite.meta.get("spec"))
     if not probes:
         return None
@@ -105,8 +88,6 @@ def _seen(suite: Suite) -> str:
 
 def suite_layout(suite: Suite, evalset, cfg: MeasureSpec, tokenizer: str | None = None) -> Layout:
     """The store layout for ``suite`` measured on ``evalset`` with options ``cfg``."""
-    import pathdep
-
     shapes = _shapes(suite)
     context = _context(suite, cfg, shapes)
     es = build_evalset(suite, evalset, context=context, n_seq=cfg.eval_sequences, tokenizer=tokenizer,
@@ -129,7 +110,7 @@ def suite_layout(suite: Suite, evalset, cfg: MeasureSpec, tokenizer: str | None 
         "eval_hash": es.hash, "eval_source": es.source, "tokenizer": es.tokenizer,
         "eval_makeup": json.dumps(es.makeup),
         "icl_early_pos": early, "icl_late_pos": late, "dist_full": full, "vocab_size": vocab,
-        "pathdep_version": pathdep.__version__,
+        "pathdep_version": __version__,
         "measure_options": json.dumps(cfg.model_dump(mode="json")),
         "seen": _seen(suite),
     }

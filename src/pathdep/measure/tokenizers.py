@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from pathdep.data.tokenizer import load_tokenizer_from
 from pathdep.errors import PathdepError
+from pathdep.models import load_tokenizer
 from pathdep.suites.model import Run, Suite
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,6 @@ def _location(run: Run) -> str:
 
 def _load_run_tokenizer(run: Run):
     """The run's tokenizer; with none of its own, the newest checkpoint that has one."""
-    from pathdep.suites.checkpoint import load_tokenizer
-
     if run.tokenizer or not run.checkpoints:
         return load_tokenizer(run)
     last = None
@@ -45,8 +45,6 @@ def _fingerprint(tok, sample: Sequence[str]) -> tuple:
 def suite_tokenizer(suite: Suite, name: str | None, sample: Sequence[str]):
     """(tokenizer, its name): the named one, or the suite's after checking all runs agree."""
     if name:
-        from pathdep.data.tokenizer import load_tokenizer_from
-
         return load_tokenizer_from(name), name
     groups: dict[tuple, tuple[object, str, list[str]]] = {}
     by_location: dict[str, tuple] = {}

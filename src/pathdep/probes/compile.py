@@ -9,32 +9,17 @@ continuation's tokens are the same in every row of an item.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from pathdep.errors import PathdepError
 from pathdep.probes.core import Item, Probe
+from pathdep.store.probe_arrays import ProbeArrays
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class CompiledProbes:
-    """Rows of token ids; ``row_start`` is where the continuation starts in its row."""
-
-    names: list[str]  # (probe,)
-    item_probe: np.ndarray  # (item,) str: the probe of each item
-    item_id: np.ndarray  # (item,) str
-    tokens: np.ndarray  # (row, ptok) int32, right-padded with 0
-    row_item: np.ndarray  # (row,) int64
-    row_start: np.ndarray  # (row,) int64
-    row_len: np.ndarray  # (row,) int64
-    row_correct: np.ndarray  # (row,) bool
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_probe)
+CompiledProbes = ProbeArrays  # the store's plain arrays: the store knows no probe classes
 
 
 def _ids(tok, text: str, where: str) -> list[int]:

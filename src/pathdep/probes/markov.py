@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pathdep.data.markov import stationary
+from pathdep.data.markov import sample_sequences, stationary
 
 ALGORITHMS = ("uni_ret", "bi_ret", "uni_inf", "bi_inf")
 EPS = 1e-12
@@ -92,8 +92,6 @@ def model_predictor(model, state_ids: list[int]) -> Callable[[np.ndarray], np.nd
 
 def _kl_row(predict, data: tuple, chains, prior, length, n_rep, rng) -> dict:
     """Mean Markov KL to each algorithm over ``n_rep`` contexts from ``data`` (chains, prior)."""
-    from pathdep.data.markov import sample_sequences
-
     xs, _ = sample_sequences(*data, n_rep, length, rng)
     k = chains.shape[1]
     kl = {a: [] for a in ALGORITHMS}

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pathdep.data import generate
 from pathdep.errors import PathdepError
 from pathdep.probes.core import Probe, load_probe_file
 from pathdep.probes.english import english_probes
 from pathdep.probes.world import BUILDERS, CANARY_GROUPS, intervention_probes, world_probe
+from pathdep.spec import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,6 @@ def _unknown(name: str) -> PathdepError:
 
 
 def _world_corpus(spec: dict | None, name: str):
-    from pathdep.data import generate
-    from pathdep.spec import parse_spec
-
     data = parse_spec(spec, "suite spec").data if spec else None
     if data is None or data.generator != "world":
         raise PathdepError(f"probe {name!r} is a world probe, but this suite's data is not the "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pathdep.measure import arch
+from pathdep.models import arch
 from pathdep.probes.compile import CompiledProbes
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pathdep.data.base import Corpus
+from pathdep.data.counterfactual import counterfactual_facts
 from pathdep.probes.core import Item, Probe
 
 MAX_ITEMS = 64  # per probe, drawn at random (deterministically) when there are more
@@ -246,8 +247,6 @@ def intervention_probes(corpus: Corpus, spec: dict | None) -> list[Probe]:
     the other documents' last words (when there are two different ones). A
     learning-rate change has no target probe.
     """
-    from pathdep.data.counterfactual import counterfactual_facts
-
     out = []
     for iv in (spec or {}).get("interventions") or []:
         if not iv.get("name"):

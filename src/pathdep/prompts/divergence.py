@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pathdep.prompts.sampler import model_device, sample
+from pathdep.models.sampler import model_device, sample
 
 
 def js(a: np.ndarray, b: np.ndarray) -> np.ndarray:

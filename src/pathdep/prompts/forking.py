@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from pathdep.prompts.sampler import position_probs, sample
+from pathdep.models.sampler import position_probs, sample
 
 log = logging.getLogger(__name__)
 OTHER = "Other"

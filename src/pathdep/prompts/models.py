@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pathdep.errors import PathdepError
-from pathdep.suites import Checkpoint, Run, Suite, load_model, load_suite, load_tokenizer
+from pathdep.models import load_model, load_tokenizer
+from pathdep.suites import Checkpoint, Run, Suite, load_suite
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from pathdep import __version__
 from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json, write_text
 from pathdep.errors import PathdepError
 from pathdep.report import render
 from pathdep.report.sections import Section, arrange, question_labels
 from pathdep.report.store_info import StoreInfo, read_store_info
+from pathdep.version import __version__
 
 logger = logging.getLogger(__name__)
 

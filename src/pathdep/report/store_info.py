@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pathdep.store import open_store, read_failures
+
 logger = logging.getLogger(__name__)
 
 FACTOR_PREFIX = "factor_"
@@ -69,8 +71,6 @@ def read_store_info(store: Path) -> StoreInfo:
     if not store.exists():
         logger.info("no store at %s; the report header uses the analysis results only", store)
         return StoreInfo()
-    from pathdep.store import open_store, read_failures
-
     try:
         ds = open_store(store)
     except Exception as e:  # the report is still useful without the header

@@ -29,10 +29,12 @@ from pathdep.analysis.bootstrap import N_BOOT, interval, mean_over_runs, replica
 from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
+from pathdep.models import load_model, load_tokenizer
 from pathdep.rl.grpo import eval_subset, form_share, run_seed
 from pathdep.rl.options import RLOptions
 from pathdep.rl.task import FormTask, make_task
 from pathdep.spec import RLSpec
+from pathdep.suites import Suite, load_suite
 from pathdep.suites.run_ids import unknown_run_message
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,6 @@ def _grid_runs(suite) -> list:
 
 def _pretrain_shares(suite, task: FormTask) -> pd.DataFrame:
     """share_A on held-out and training prompts at every grid run's last checkpoint."""
-    from pathdep.suites import load_model, load_tokenizer
-
     held, train = eval_subset(task.heldout), eval_subset(task.train)
     rows = []
     for run in _grid_runs(suite):
@@ -207,8 +207,6 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
     ``out/rl_paths`` (``out`` default ``<suite>/measurements.zarr.analysis``) unless
     ``save`` is False (``pathdep.analyze`` saves it itself).
     """
-    from pathdep.suites import Suite, load_suite
-
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     if cfg is None:
         cfg = RLSpec.model_validate(((suite.meta or {}).get("spec") or {}).get("rl") or {})

@@ -44,6 +44,8 @@ import torch
 
 from pathdep import atomic, progress
 from pathdep.errors import PathdepError
+from pathdep.models.load import load_folder
+from pathdep.models.sampler import left_pad, positions, sample_padded
 from pathdep.rl.task import FormItem, FormTask
 from pathdep.spec import RLSpec
 
@@ -62,55 +64,17 @@ def encode(tok, text: str) -> list[int]:
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
-def _left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n = max(map(len, rows))
-    ids = torch.full((len(rows), n), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), n), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, n - len(r):] = torch.tensor(r)
-        mask[i, n - len(r):] = 1
-    return ids, mask
-
-
-def _positions(mask: torch.Tensor) -> torch.Tensor:
-    return (mask.cumsum(-1) - 1).clamp(min=0)
-
-
-@torch.no_grad()
 def sample(model, tok, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,
            generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sample continuations of (left-padded) prompts with a KV cache.
+    """Sample continuations of (left-padded) prompts with a KV cache (models.sampler).
 
     Returns (ids, mask, gen): the prompt + generated ids, their attention mask
     (generated tokens after EOS are masked), and the generated part alone.
     """
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    eos = tok.eos_token_id
-    ids, mask = _left_pad(prompts, pad)
-    prompt_mask = mask
-    pos = _positions(mask)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-    cache, logits = out.past_key_values, out.logits[:, -1]
-    alive = torch.ones(len(prompts), dtype=torch.bool)
-    gen, gmask = [], []
-    last = pos[:, -1]
-    for _ in range(max_new_tokens):
-        probs = torch.softmax(logits.float() / temperature, -1)
-        nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
-        gen.append(nxt)
-        gmask.append(alive.long())
-        alive = alive & (nxt != eos)
-        if not alive.any():
-            break
-        mask = torch.cat([mask, gmask[-1][:, None]], 1)
-        last = last + 1
-        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
-                    past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1]
-    g = torch.stack(gen, 1)
-    full_mask = torch.cat([prompt_mask, torch.stack(gmask, 1)], 1)
-    return torch.cat([ids, g], 1), full_mask, g
+    return sample_padded(model, prompts, pad_id=pad, eos_id=tok.eos_token_id,
+                         max_new_tokens=max_new_tokens, temperature=temperature,
+                         generator=generator)
 
 
 def answer_lengths(tok, gen: torch.Tensor) -> tuple[list[int], list[str]]:
@@ -139,7 +103,7 @@ def answer_lengths(tok, gen: torch.Tensor) -> tuple[list[int], list[str]]:
 def token_logprobs(model, ids: torch.Tensor, mask: torch.Tensor,
                    temperature: float = 1.0) -> torch.Tensor:
     """log p(ids[:, t] | ids[:, <t]) for t >= 1: shape (batch, len - 1)."""
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
     lp = torch.log_softmax(logits[:, :-1].float() / temperature, -1)
     return lp.gather(-1, ids[:, 1:, None]).squeeze(-1)
 
@@ -168,7 +132,7 @@ def form_logprobs(model, tok, items: list[FormItem], batch_size: int = 64) -> np
     out = np.zeros(len(rows))
     for s in range(0, len(rows), batch_size):
         chunk = rows[s:s + batch_size]
-        ids, mask = _left_pad(chunk, pad)
+        ids, mask = left_pad(chunk, pad)
         lp = token_logprobs(model, ids, mask)
         n = ids.shape[1]
         for j, length in enumerate(spans[s:s + batch_size]):
@@ -301,11 +265,6 @@ def run_seed(base: str | Path, task: FormTask, cfg: RLSpec, seed: int, folder: s
     leaves nothing and restarts). A finished seed with the same settings is
     read back instead of retrained.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from pathdep._hf import quiet
-
-    quiet()
     folder = Path(folder)
     key = config_key(cfg, task, str(base))
     if (folder / DONE).is_file():
@@ -318,8 +277,7 @@ def run_seed(base: str | Path, task: FormTask, cfg: RLSpec, seed: int, folder: s
     if not (Path(base) / "config.json").is_file():
         raise PathdepError(f"base checkpoint {base} has no config.json; train the suite first "
                            "(pathdep train) or choose another [rl] base/step")
-    tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model, tok = load_folder(base)
     traj = train_seed(model, tok, task, cfg, seed, normalize=normalize) | {"config": key}
     with atomic.atomic_dir(folder) as tmp:
         model.save_pretrained(tmp / "model", safe_serialization=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathdep.errors import PathdepError
+from pathdep.suites import Suite, load_suite
 
 END = ".,!?;:"
 _FIRST = re.compile(r"\S+")
@@ -125,8 +126,6 @@ def world_spelling_task(suite, heldout: float = 0.25, seed: int = 0) -> FormTask
     Raises PathdepError when the suite is not a world suite trained by pathdep
     or was trained with ``data.spelling_variants = 0``.
     """
-    from pathdep.suites import Suite, load_suite
-
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     _, info = _suite_info(suite)
     return spelling_task_from_info(info, heldout, seed)

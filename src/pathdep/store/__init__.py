@@ -28,6 +28,7 @@ from pathdep.store.jobs import (
     record_failures,
     write_job,
 )
+from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import KINDS, Dims
 
 
@@ -55,6 +56,7 @@ def open_store(path: str | Path):
 
 
 __all__ = [
+    "ProbeArrays",
     "KINDS",
     "Dims",
     "Layout",

@@ -24,6 +24,7 @@ import numpy as np
 
 from pathdep.atomic import atomic_dir
 from pathdep.errors import PathdepError
+from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import DONE, KINDS, Dims, chunks_for, job_vars, shape_of
 
 FACTOR_PREFIX = "factor_"
@@ -48,7 +49,7 @@ class Layout:
     dims: Dims
     logprob_dtype: str = "float32"
     attrs: dict = field(default_factory=dict)
-    probes: object | None = None  # pathdep.probes.CompiledProbes; dims.probe/item > 0 with it
+    probes: ProbeArrays | None = None  # the tokenised behaviour probes; dims.probe/item > 0 with it
 
     def digest(self) -> str:
         """Hash of what the jobs read back from the store (dims, samples, head inputs)."""

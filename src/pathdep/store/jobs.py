@@ -1,15 +1,14 @@
 """Per-job access to the store: locks, done flags, the fixed inputs, atomic-enough writes.
 
-A job writes all its variables (each chunk file is written to a temporary
-name and renamed by zarr's local store) and sets ``done[run, step]`` last,
-so a kill loses at most the job in flight: its ``done`` stays False and a
-rerun recomputes it. A per-job ``fcntl`` lock (``STORE/.locks/<run>@<step>.lock``)
+A job writes all its variables through zarr's public synchronous API (each
+chunk file is written to a temporary name and renamed by zarr's local
+store) and sets ``done[run, step]`` last, so a kill loses at most the job in
+flight: its ``done`` stays False and a rerun recomputes it. A per-job ``fcntl`` lock (``STORE/.locks/<run>@<step>.lock``)
 keeps two processes from computing the same job.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -20,6 +19,7 @@ from urllib.parse import quote
 import numpy as np
 
 from pathdep.atomic import write_json
+from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import Dims, job_vars, padded
 
 
@@ -45,7 +45,7 @@ def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
 
 
 def _group(store: Path, mode: str = "r"):
-    import zarr
+    import zarr  # deferred: `pathdep --help` need not import zarr
 
     return zarr.open_group(Path(store), mode=mode)
 
@@ -63,70 +63,46 @@ _INPUTS = ("run", "step", "tokens", "prefix_tokens", "sample_seq", "sample_pos",
            "hsample_pos", "hlayer")
 
 
-async def _read_all(store: Path) -> tuple[dict, dict]:
-    from zarr.api import asynchronous as az
-
-    g = await az.open_group(store=str(store), mode="r")
-    arrays = await asyncio.gather(*(g.getitem(n) for n in _INPUTS))
-    values = await asyncio.gather(*(a.getitem(...) for a in arrays))
-    logprob = await g.getitem("logprob")
-    return dict(zip(_INPUTS, values, strict=True)), {"attrs": dict(g.attrs),
-                                                     "logprob_dtype": str(logprob.dtype)}
-
-
 def read_inputs(store: Path) -> dict:
     """What every job reads back: coordinates, tokens, samples, head-score inputs, dims."""
-    from zarr.core.sync import sync
-
-    v, meta = sync(_read_all(Path(store)))
+    g = _group(store)
+    v = {n: g[n][...] for n in _INPUTS}
+    attrs = dict(g.attrs)
     ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[2:8]}
     return {
         "runs": [str(r) for r in v["run"]],
         "steps": [int(s) for s in v["step"]],
         **ints,
         "hlayers": [int(x) for x in v["hlayer"]],
-        "dims": Dims(**json.loads(meta["attrs"]["dims"])),
-        "logprob_dtype": meta["logprob_dtype"],
-        "attrs": meta["attrs"],
+        "dims": Dims(**json.loads(attrs["dims"])),
+        "logprob_dtype": str(g["logprob"].dtype),
+        "attrs": attrs,
     }
 
 
-def read_probe_inputs(store: Path):
-    """The store's compiled behaviour probes (a ``CompiledProbes``), or None if it has none."""
-    from pathdep.probes.compile import CompiledProbes
-
+def read_probe_inputs(store: Path) -> ProbeArrays | None:
+    """The store's tokenised behaviour probes, or None if it has none."""
     g = _group(store)
     if "probe_tokens" not in g:
         return None
     get = lambda n: np.asarray(g[n][...])  # noqa: E731
-    return CompiledProbes([str(x) for x in get("probe")], get("item_probe").astype(str),
-                          get("item_id").astype(str), get("probe_tokens").astype(np.int32),
-                          get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
-                          get("prow_len").astype(np.int64), get("prow_correct").astype(bool))
-
-
-async def _write_all(store: Path, ri: int, si: int, values: dict[str, np.ndarray]) -> None:
-    from zarr.api import asynchronous as az
-
-    g = await az.open_group(store=str(store), mode="r+")
-    arrays = await asyncio.gather(*(g.getitem(n) for n in values))
-    await asyncio.gather(*(a.setitem((ri, si), v) for a, v in zip(arrays, values.values(),
-                                                                   strict=True)))
-    done = await g.getitem("done")
-    await done.setitem((ri, si), True)  # last: the job is complete only now
+    return ProbeArrays([str(x) for x in get("probe")], get("item_probe").astype(str),
+                       get("item_id").astype(str), get("probe_tokens").astype(np.int32),
+                       get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
+                       get("prow_len").astype(np.int64), get("prow_correct").astype(bool))
 
 
 def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims: Dims,
               logprob_dtype: str = "float32") -> None:
     """Write one job's values into its own chunks (concurrently), then mark it done."""
-    from zarr.core.sync import sync
-
     specs = job_vars(logprob_dtype, dims)
     missing = set(specs) - set(values)
     if missing:
         raise ValueError(f"job values lack {sorted(missing)}")
-    padded_values = {name: padded(values[name], var, dims) for name, var in specs.items()}
-    sync(_write_all(Path(store), ri, si, padded_values))
+    g = _group(store, mode="r+")
+    for name, var in specs.items():
+        g[name][ri, si] = padded(values[name], var, dims)
+    g["done"][ri, si] = True  # last: the job is complete only now
 
 
 FAILURES = ".failures.json"

@@ -1,6 +1,5 @@
 """Suites: named runs with their checkpoints, trained here or published on the hub."""
 
-from pathdep.suites.checkpoint import load_model, load_tokenizer
 from pathdep.suites.load import load_suite, read_manifest, select
 from pathdep.suites.model import Checkpoint, Run, Suite
 from pathdep.suites.run_ids import match_run_ids, unknown_run_message
@@ -9,9 +8,7 @@ __all__ = [
     "Checkpoint",
     "Run",
     "Suite",
-    "load_model",
     "load_suite",
-    "load_tokenizer",
     "match_run_ids",
     "read_manifest",
     "select",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pathdep import progress
+from pathdep._hf import offline
 from pathdep.errors import PathdepError
 from pathdep.suites.model import Checkpoint, Run, Suite
 
@@ -133,14 +134,12 @@ def _remote_digest(ckpt: Checkpoint) -> str:
 
 def weights_digest(run: Run, ckpt: Checkpoint) -> str:
     """sha256 of a checkpoint's weights: local folder, cached hub snapshot, or hub metadata."""
-    from pathdep.suites.checkpoint import _offline
-
     if ckpt.path:
         return _local_digest(Path(ckpt.path))
     digest = _cached_digest(ckpt)
     if digest is not None:
         return digest
-    if _offline():
+    if offline():
         raise PathdepError(
             f"checkpoint {ckpt.repo} revision {ckpt.revision} of run {run.id!r} is not in the "
             "local Hugging Face cache and HF_HUB_OFFLINE is set; download it (hf download "

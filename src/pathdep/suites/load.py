@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from pathdep.errors import PathdepError
 from pathdep.suites.model import Suite
+from pathdep.suites.presets import get_preset
 from pathdep.suites.run_ids import match_run_ids
 
 MANIFEST = "suite.json"
@@ -33,9 +34,7 @@ def load_suite(
     elif path.is_file():
         suite = read_manifest(path)
     else:
-        from pathdep.suites import presets
-
-        suite = presets.get_preset(str(source))
+        suite = get_preset(str(source))
     return select(suite, runs=runs, steps=steps, every=every)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pathdep.errors import PathdepError
+from pathdep.executors import get_executor
 from pathdep.paths import inside
 from pathdep.spec import Spec, load_spec
 from pathdep.suites.model import Suite
@@ -72,8 +74,6 @@ def _run_all(out: Path, plans: list[RunPlan], executor: str, address: str | None
             summary = train_run(out, p, every)
             log.info("trained %s: %s", p.id, summary)
         return
-    from pathdep.errors import PathdepError
-    from pathdep.executors import get_executor
 
     results = []
     with get_executor(executor, address) as ex:

@@ -35,11 +35,12 @@ import numpy as np
 import torch
 
 from pathdep import atomic, progress
+from pathdep._hf import quiet
 from pathdep.errors import PathdepError
+from pathdep.models.build import build_model, load_neox
 from pathdep.spec import LRIntervention
 from pathdep.train.batches import DataOrder, Injector, SeenLog, TokenizedCorpus
 from pathdep.train.grid import RunPlan
-from pathdep.train.model import build_model
 
 log = logging.getLogger(__name__)
 SIDECAR = "pathdep.json"
@@ -155,14 +156,12 @@ def _start(out: Path, plan: RunPlan, tok, plans=None):
     Resuming loads the newest checkpoint through ``from_pretrained`` (which maps
     saved names such as ``embed_out`` back), then the optimizer and RNG state.
     """
-    from transformers import GPTNeoXForCausalLM
-
     state_file = _state_file(out, plan.id)
     if not state_file.is_file():
         return _initial(out, plan, tok, plans)
     state = torch.load(state_file, weights_only=False)
     step = state["step"]
-    model = GPTNeoXForCausalLM.from_pretrained(ckpt_dir(out, plan.id, step), dtype=torch.float32)
+    model = load_neox(ckpt_dir(out, plan.id, step))
     opt = _optimizer(model, plan, state["optimizer"])
     torch.set_rng_state(state["rng"])
     log.info("run %s: resuming from step %d", plan.id, step)
@@ -187,8 +186,6 @@ def train_run(out: Path, plan: RunPlan, plans: dict[str, RunPlan] | None = None)
     ``plans`` (run id -> plan) is needed for branches, to find their parents.
     """
     from transformers import AutoTokenizer
-
-    from pathdep._hf import quiet
 
     quiet()
     out = Path(out)

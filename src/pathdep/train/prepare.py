@@ -34,6 +34,7 @@ from pathdep.spec import (
     Spec,
 )
 from pathdep.train.batches import TokenizedCorpus
+from pathdep.train.loop import load_corpus
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +178,6 @@ def _prepare(spec: Spec, out: Path):
     injected = _injected(spec, corpus)
     npz = data_dir / "train.npz"
     if npz.is_file():
-        from pathdep.train.loop import load_corpus
-
         tc = load_corpus(out)
     else:
         tc = TokenizedCorpus.build(tok, corpus.docs, corpus.annotations)

@@ -1,12 +1,17 @@
-"""Build a GPT-NeoX (the Pythia architecture) from a ``[model]`` section."""
+"""Build a GPT-NeoX (the Pythia architecture) from a ``[model]`` section, or reload one."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import torch
 
 from pathdep.spec import ModelSpec
 
 
 def neox_config(m: ModelSpec, tok):
     """A ``GPTNeoXConfig`` for this spec and tokenizer (vocab from the tokenizer)."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
     from transformers import GPTNeoXConfig
 
     return GPTNeoXConfig(
@@ -30,6 +35,15 @@ def neox_config(m: ModelSpec, tok):
 
 def build_model(m: ModelSpec, tok):
     """A freshly initialised ``GPTNeoXForCausalLM`` (seed torch before calling)."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
     from transformers import GPTNeoXForCausalLM
 
     return GPTNeoXForCausalLM(neox_config(m, tok))
+
+
+def load_neox(folder: str | Path):
+    """A saved GPT-NeoX checkpoint in float32 (``from_pretrained`` maps saved names back)."""
+    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
+    from transformers import GPTNeoXForCausalLM
+
+    return GPTNeoXForCausalLM.from_pretrained(folder, dtype=torch.float32)
