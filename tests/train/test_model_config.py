@@ -6,9 +6,9 @@ silently wrong (issue 12/16). This runs in the minimum-versions job too.
 """
 
 import torch
-from pathdep.models.build import build_model
 from transformers import GPTNeoXForCausalLM
 
+from pathdep.models.build import build_model
 from pathdep.spec import ModelSpec
 
 
