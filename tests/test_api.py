@@ -48,3 +48,13 @@ def test_every_command_has_a_function_of_its_name():
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     missing = {n for n in names - {"validate", "suites", "ls"} if not hasattr(api, n)}
     assert missing == set()
+
+
+def test_the_lazy_names_of_pathdep_are_those_of_pathdep_api():
+    """pathdep's __all__ repeats api's names (for type checkers); the two must not drift apart."""
+    import pathdep
+    import pathdep.api as api
+
+    for name in pathdep.__all__:
+        assert getattr(pathdep, name) is getattr(api, name, getattr(pathdep, name)), name
+    assert set(pathdep.__all__) - {"__version__"} <= set(api.__all__)
