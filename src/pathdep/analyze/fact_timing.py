@@ -43,8 +43,7 @@ log2(1 + steps)).
 
 from __future__ import annotations
 
-import json
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,123 +53,25 @@ from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
 from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.fact_sightings import Facts, count_label, forgetting
 from pathdep.analysis.result import AnalysisResult, Interval
 
-FACT_PROBES = {"fact_frequent": "frequent", "fact_rare": "rare"}
-CANARY_PROBES = ("canary_early", "canary_late", "canary_none")
-COUNT_EDGES = (0, 1, 2, 3, 4, 8)  # sightings groups: 0, 1, 2, 3, 4-7, 8+
+# The three within-fact effects, by name (their replicates follow the groups' in the statistic).
+WITHIN = ("paired", "slope_fraction", "slope_sightings")
 
 
-def parse_seen(ds: xr.Dataset) -> dict[str, dict[str, list[int]]]:
-    """The store attribute ``seen`` as {run: {key: sorted steps}}; Skip when absent or empty."""
-    raw = ds.attrs.get("seen")
-    if raw is None or raw == "" or raw == {}:
-        raise data.Skip("the store has no `seen` attribute (the steps at which each rare fact "
-                        "and canary was in a batch)")
-    seen = json.loads(raw) if isinstance(raw, str) else raw
-    if not isinstance(seen, dict) or not seen:
-        raise data.Skip("the store's `seen` attribute is empty")
-    return {str(r): {str(k): sorted(int(s) for s in v) for k, v in (d or {}).items()}
-            for r, d in seen.items()}
+@dataclass(frozen=True)
+class Group:
+    """One reported group of final recall: e.g. rare facts last seen late, or seen 2 times."""
 
+    kind: str  # "frequent", "rare" or "canary"
+    grouping: str  # "timing" or "count"
+    label: str  # a timing bin ("early", ...), "never", "frequent", or a sightings range
+    mask: np.ndarray  # (run, fact) cells in the group
 
-def _labels(nb: int) -> list[str]:
-    return ["early", "middle", "late"] if nb == 3 else [f"{i}/{nb}-{i + 1}/{nb}" for i in range(nb)]
-
-
-def _count_label(n: float) -> str:
-    if not np.isfinite(n):
-        return ""
-    i = int(np.searchsorted(COUNT_EDGES, n, side="right")) - 1
-    lo = COUNT_EDGES[i]
-    hi = COUNT_EDGES[i + 1] - 1 if i + 1 < len(COUNT_EDGES) else None
-    return f"{lo}" if hi == lo else (f"{lo}-{hi}" if hi is not None else f"{lo}+")
-
-
-class Facts:
-    """Fact-level recall (run, step, fact) and sightings (run, fact) read from the store."""
-
-    def __init__(self, ds: xr.Dataset, bins: int):
-        if "item" not in ds.dims or "item_probe" not in ds.coords or "item_id" not in ds.coords:
-            raise data.Skip("the store has no probe items (item_probe, item_id)")
-        probe = np.array([str(p) for p in ds["item_probe"].values])
-        ids = np.array([str(i) for i in ds["item_id"].values])
-        is_fact = np.isin(probe, list(FACT_PROBES))
-        if not is_fact.any():
-            raise data.Skip("the store has no fact items (probes fact_frequent, fact_rare)")
-        use = np.flatnonzero(is_fact | np.isin(probe, CANARY_PROBES))
-        keys = np.array([ids[i].split("@")[0] for i in use])
-        kind = np.array([FACT_PROBES.get(probe[i], "canary") for i in use])
-        self.keys, first = np.unique(keys, return_index=True)
-        self.kind = kind[first]
-        self.probe = probe[use][first]
-        self.n_items = np.array([(keys == k).sum() for k in self.keys])
-        corr = data.masked(ds, "probe_item_correct").isel(item=use).values
-        marg = (data.masked(ds, "probe_item_margin").isel(item=use).values
-                if data.has_values(ds, "probe_item_margin") else np.full(corr.shape, np.nan))
-        self.runs, self.steps = data.runs(ds), data.steps(ds)
-        R, S, K = len(self.runs), len(self.steps), len(self.keys)
-        self.correct, self.margin = np.full((R, S, K), np.nan), np.full((R, S, K), np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: not measured
-            for k, key in enumerate(self.keys):
-                idx = np.flatnonzero(keys == key)
-                self.correct[:, :, k] = np.nanmean(corr[:, :, idx], 2)
-                self.margin[:, :, k] = np.nanmean(marg[:, :, idx], 2)
-        measured = np.isfinite(self.correct).any(2)
-        if not measured.any():
-            raise data.Skip("no fact item is measured in a done job")
-        self.final_i = np.array([np.flatnonzero(m)[-1] if m.any() else -1 for m in measured])
-        self.final_step = np.where(self.final_i >= 0, self.steps[np.maximum(self.final_i, 0)], -1)
-        self._sightings(parse_seen(ds), bins)
-
-    def _sightings(self, seen: dict, nb: int) -> None:
-        R, K = len(self.runs), len(self.keys)
-        self.tracked = self.kind != "frequent"
-        self.known = np.zeros((R, K), bool)  # the run is in `seen` (so not seen = never)
-        self.sight: dict[tuple[int, int], np.ndarray] = {}
-        self.n_seen, self.first, self.last = (np.full((R, K), np.nan) for _ in range(3))
-        for r, run in enumerate(self.runs):
-            if run not in seen or self.final_i[r] < 0:
-                continue
-            for k in np.flatnonzero(self.tracked):
-                s = np.asarray(seen[run].get(self.keys[k], []), dtype=np.int64)
-                s = s[s <= self.final_step[r]]
-                self.known[r, k] = True
-                self.sight[r, k] = s
-                self.n_seen[r, k] = len(s)
-                if len(s):
-                    self.first[r, k], self.last[r, k] = s[0], s[-1]
-        if not any(len(s) for s in self.sight.values()):
-            raise data.Skip("no rare fact or canary of the probes was seen in any run's `seen` "
-                            "record (or no run of `seen` is in the store)")
-        self.frac = self.last / np.maximum(self.final_step, 1)[:, None]
-        self.bin = np.full((R, K), -2)  # -2 unknown / not tracked, -1 never seen
-        self.bin[self.known] = -1
-        seen_ok = self.known & np.isfinite(self.frac)
-        self.bin[seen_ok] = np.minimum((self.frac[seen_ok] * nb).astype(int), nb - 1)
-        self.nb, self.labels = nb, _labels(nb)
-        fi = np.maximum(self.final_i, 0)
-        self.recall = np.where(self.final_i[:, None] >= 0, self.correct[np.arange(R), fi], np.nan)
-        self.final_margin = np.where(self.final_i[:, None] >= 0, self.margin[np.arange(R), fi],
-                                     np.nan)
-
-    def table(self) -> pd.DataFrame:
-        rows = []
-        for r, run in enumerate(self.runs):
-            for k, key in enumerate(self.keys):
-                if not np.isfinite(self.recall[r, k]):
-                    continue
-                b = self.bin[r, k]
-                timing = ("frequent" if self.kind[k] == "frequent" else
-                          "unknown" if b == -2 else "never" if b == -1 else self.labels[b])
-                rows.append({"run": run, "fact": key, "kind": self.kind[k], "probe": self.probe[k],
-                             "n_items": int(self.n_items[k]), "n_seen": self.n_seen[r, k],
-                             "first_seen": self.first[r, k], "last_seen": self.last[r, k],
-                             "final_step": int(self.final_step[r]),
-                             "last_seen_frac": self.frac[r, k], "timing": timing,
-                             "recall": self.recall[r, k], "margin": self.final_margin[r, k]})
-        return pd.DataFrame(rows)
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.grouping}:{self.label}"
 
 
 def _wmean(C: np.ndarray, mask: np.ndarray, m: np.ndarray, w: np.ndarray) -> float:
@@ -179,23 +80,23 @@ def _wmean(C: np.ndarray, mask: np.ndarray, m: np.ndarray, w: np.ndarray) -> flo
     return float((W * np.nan_to_num(C)).sum() / den) if den > 0 else np.nan
 
 
-def _groups(F: Facts) -> list[tuple[str, str, str, np.ndarray]]:
-    """(kind, grouping, label, (run, fact) mask) of every reported group of final recall."""
+def _groups(F: Facts) -> list[Group]:
+    """Every reported group of final recall that holds at least one cell."""
     ok = np.isfinite(F.recall)
-    out = [("frequent", "timing", "frequent", ok & (F.kind == "frequent")[None])]
+    out = [Group("frequent", "timing", "frequent", ok & (F.kind == "frequent")[None])]
     for kind in ("rare", "canary"):
         col = (F.kind == kind)[None]
         for b, lab in [(-1, "never"), *enumerate(F.labels)]:
-            out.append((kind, "timing", lab, ok & col & (F.bin == b)))
-        cl = np.vectorize(_count_label, otypes=[str])(F.n_seen)
+            out.append(Group(kind, "timing", lab, ok & col & (F.bin == b)))
+        cl = np.vectorize(count_label, otypes=[str])(F.n_seen)
         labels = sorted(set(cl[ok & col & F.known]), key=lambda x: int(x.split("-")[0].rstrip("+")))
         for lab in labels:
-            out.append((kind, "count", lab, ok & col & F.known & (cl == lab)))
-    return [g for g in out if g[3].any()]
+            out.append(Group(kind, "count", lab, ok & col & F.known & (cl == lab)))
+    return [g for g in out if g.mask.any()]
 
 
-def _within(F: Facts, cols: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """[late − early within fact, slope on last-seen fraction, slope on log2(1 + sightings)]."""
+def _paired(F: Facts, cols: np.ndarray, m: np.ndarray, w: np.ndarray) -> float:
+    """Late minus early recall within each fact (runs weighted by m, facts by w), averaged."""
     rec, bn = F.recall[:, cols], F.bin[:, cols]
     ok = np.isfinite(rec)
     late, early = ok & (bn == F.nb - 1), ok & (bn == 0)
@@ -205,10 +106,15 @@ def _within(F: Facts, cols: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndar
     both = (dl > 0) & (de > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.where(both, nl / np.maximum(dl, 1e-12) - ne / np.maximum(de, 1e-12), 0.0)
-    paired = float((w[cols] * diff * both).sum() / (w[cols] * both).sum()) \
-        if (w[cols] * both).sum() > 0 else np.nan
-    seen = ok & (bn >= 0)
-    W = m[:, None] * w[cols][None] * seen
+    wb = (w[cols] * both).sum()
+    return float((w[cols] * diff * both).sum() / wb) if wb > 0 else np.nan
+
+
+def _slopes(F: Facts, cols: np.ndarray, m: np.ndarray, w: np.ndarray) -> list[float]:
+    """Fixed-effects slopes of recall on [last-seen fraction, log2(1 + sightings)]."""
+    rec, bn = F.recall[:, cols], F.bin[:, cols]
+    Cz = np.nan_to_num(rec)
+    W = m[:, None] * w[cols][None] * (np.isfinite(rec) & (bn >= 0))
     X = np.stack([np.nan_to_num(F.frac[:, cols]),
                   np.log2(1 + np.nan_to_num(F.n_seen[:, cols]))], -1)
     wf = W.sum(0)
@@ -219,72 +125,28 @@ def _within(F: Facts, cols: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndar
     Xd, yd = X - xbar[None], Cz - ybar[None]
     XtX = np.einsum("rf,rfi,rfj->ij", W, Xd, Xd)
     Xty = np.einsum("rf,rfi,rf->i", W, Xd, yd)
-    slopes = [np.nan, np.nan]
     if np.linalg.matrix_rank(XtX) == 2:
-        slopes = list(np.linalg.solve(XtX, Xty))
-    elif XtX[0, 0] > 0:
-        slopes = [Xty[0] / XtX[0, 0], np.nan]
-    return np.array([paired, *slopes])
+        return list(np.linalg.solve(XtX, Xty))
+    if XtX[0, 0] > 0:
+        return [Xty[0] / XtX[0, 0], np.nan]
+    return [np.nan, np.nan]
 
 
-def _statistic(F: Facts, groups, main: np.ndarray):
-    R = len(F.runs)
+class _Statistic:
+    """The bootstrapped statistic: each group's mean recall, then the WITHIN effects.
 
-    def stat(r, w):
-        m = np.bincount(r, minlength=R).astype(float)
-        means = [_wmean(F.recall, g[3], m, w) for g in groups]
-        return np.array([*means, *_within(F, main, m, w)])
-    return stat
+    ``names`` labels the entries of the vector it returns (group keys, then WITHIN).
+    """
 
+    def __init__(self, F: Facts, groups: list[Group], main: np.ndarray):
+        self.F, self.groups, self.main = F, groups, main
+        self.names = [g.key for g in groups] + list(WITHIN)
 
-def _forgetting(F: Facts, kinds: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-step recall by final timing bin, and recall by steps since the latest sighting."""
-    R, S, _ = F.correct.shape
-    curve_rows = []
-    for kind in kinds:
-        col = F.kind == kind
-        for b, lab in enumerate(F.labels):
-            mask = (F.bin == b) & col[None]
-            if not mask.any():
-                continue
-            for s in range(S):
-                v = F.correct[:, s][mask]
-                v = v[np.isfinite(v)]
-                if v.size:
-                    curve_rows.append({"kind": kind, "timing": lab, "step": int(F.steps[s]),
-                                       "recall": float(v.mean()), "n": int(v.size)})
-    n_bins = int(np.ceil(np.log2(F.steps.max() + 2))) + 1
-    forget_rows = []
-    for kind in kinds:
-        num, den = np.zeros((R, n_bins)), np.zeros((R, n_bins))
-        for (r, k), s in F.sight.items():
-            if F.kind[k] != kind or not len(s):
-                continue
-            c = F.correct[r, :, k]
-            for j in np.flatnonzero(np.isfinite(c)):
-                before = s[s <= F.steps[j]]
-                if before.size:
-                    code = int(np.log2(F.steps[j] - before[-1] + 1))
-                    num[r, code] += c[j]
-                    den[r, code] += 1
-        used = np.flatnonzero(den.sum(0) > 0)
-        if not used.size:
-            continue
-        val = num.sum(0)[used] / den.sum(0)[used]
-
-        def stat(rr, _w, num=num, den=den, used=used):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return num[rr].sum(0)[used] / den[rr].sum(0)[used]
-        reps = bootstrap.replicates(stat, R, n_boot=200, seed=0)
-        for i, c in enumerate(used):
-            iv = bootstrap.interval(val[i], reps[:, i] if reps.size else np.array([]))
-            lo, hi = 2 ** c - 1, 2 ** (c + 1) - 2
-            forget_rows.append({"kind": kind,
-                                "steps_since_seen": f"{lo}-{hi}" if hi > lo else f"{lo}",
-                                "steps_since_mid": float(np.sqrt((lo + 0.5) * (hi + 0.5))),
-                                "recall": iv.value, "low": iv.low, "high": iv.high,
-                                "n": int(den.sum(0)[c])})
-    return pd.DataFrame(curve_rows), pd.DataFrame(forget_rows)
+    def __call__(self, r: np.ndarray, w: np.ndarray) -> np.ndarray:
+        F = self.F
+        m = np.bincount(r, minlength=len(F.runs)).astype(float)
+        means = [_wmean(F.recall, g.mask, m, w) for g in self.groups]
+        return np.array([*means, _paired(F, self.main, m, w), *_slopes(F, self.main, m, w)])
 
 
 def _fmt(iv: Interval) -> str:
@@ -299,108 +161,139 @@ class FactTimingOptions(BootOptions):
     level: float = Field(0.95, gt=0, lt=1, description="Level of the intervals.")
 
 
+@dataclass
+class Estimates:
+    """Every bootstrapped number by name: full-data value, replicates and interval."""
+
+    full: dict[str, float]
+    reps: dict[str, np.ndarray]
+    ivs: dict[str, Interval]
+
+    @classmethod
+    def of(cls, stat: _Statistic, n_runs: int, n_facts: int, o: FactTimingOptions) -> Estimates:
+        full = stat(np.arange(n_runs), np.ones(n_facts))
+        reps = bootstrap.replicates(stat, n_runs, n_facts, n_boot=o.n_boot, seed=o.seed)
+        rep = {n: reps[:, i] if reps.size else np.array([]) for i, n in enumerate(stat.names)}
+        return cls(dict(zip(stat.names, full, strict=True)), rep,
+                   {n: bootstrap.interval(full[i], rep[n], o.level)
+                    for i, n in enumerate(stat.names)})
+
+    def difference(self, a: str, b: str, level: float) -> Interval | None:
+        """a − b with its paired replicates; None when either group is absent."""
+        if a not in self.full or b not in self.full:
+            return None
+        reps = self.reps[a] - self.reps[b] if self.reps[a].size else np.array([])
+        return bootstrap.interval(self.full[a] - self.full[b], reps, level)
+
+    def p_value(self, name: str) -> float:
+        """Two-sided bootstrap p-value of ``name`` against 0 (NaN without replicates)."""
+        d = self.reps[name]
+        d = d[np.isfinite(d)]
+        if not d.size or not np.isfinite(self.full[name]):
+            return np.nan
+        return min(1.0, 2 * max(min(np.mean(d <= 0), np.mean(d >= 0)), 1 / d.size))
+
+
+@dataclass
+class Findings:
+    """What the verdict says, by name."""
+
+    kind: str  # "rare" or "canary"
+    n_bins: int
+    late: Interval | None
+    early: Interval | None
+    paired: Interval
+    slope: Interval
+    frequent: Interval | None
+
+    @property
+    def significant(self) -> bool:
+        """The within-fact effect's interval excludes 0 (the paired difference, else the slope)."""
+        for iv in (self.paired, self.slope):
+            if np.isfinite([iv.low, iv.high]).all():
+                return iv.low > 0 or iv.high < 0
+        return False
+
+
 def fact_timing(ds: xr.Dataset, options: FactTimingOptions | None = None,
                 **overrides) -> AnalysisResult:
     """Recall at the end of training by when (timing bin of the last sighting) and how often
     a fact was seen; the within-fact effect across runs; forgetting curves."""
     o = FactTimingOptions.build(options, **overrides)
-    n_boot, seed, bins, level = o.n_boot, o.seed, o.bins, o.level
     data.require(ds, "probe_item_correct")
-    F = Facts(ds, bins)
+    F = Facts(ds, o.bins)
     groups = _groups(F)
     has = {kind: bool(((F.kind == kind)[None] & (F.bin >= 0)).any()) for kind in ("rare", "canary")}
-    main_kind = "rare" if has["rare"] else "canary"
-    main = np.flatnonzero(F.kind == main_kind)
-    stat = _statistic(F, groups, main)
-    R, K = len(F.runs), len(F.keys)
-    full = stat(np.arange(R), np.ones(K))
-    reps = bootstrap.replicates(stat, R, K, n_boot=n_boot, seed=seed)
-    ivs = [bootstrap.interval(full[i], reps[:, i] if reps.size else np.array([]), level)
-           for i in range(len(full))]
-    rows = [{"kind": g[0], "grouping": g[1], "group": g[2],
-             "n_cells": int(g[3].sum()), "n_runs": int(g[3].any(1).sum()),
-             "recall": iv.value, "low": iv.low, "high": iv.high,
-             "margin": float(np.nanmean(F.final_margin[g[3]])) if np.isfinite(
-                 F.final_margin[g[3]]).any() else np.nan}
-            for g, iv in zip(groups, ivs, strict=False)]
-    by = pd.DataFrame(rows)
-    index = {g[:3]: i for i, g in enumerate(groups)}
-    lookup = {g[:3]: iv for g, iv in zip(groups, ivs, strict=False)}
-    paired, slope_t, slope_n = ivs[len(groups):]
-    i_late, i_early = (index.get((main_kind, "timing", F.labels[b])) for b in (-1, 0))
-    late, early = lookup.get((main_kind, "timing", F.labels[-1])), \
-        lookup.get((main_kind, "timing", F.labels[0]))
-    pooled = None
-    if i_late is not None and i_early is not None:
-        pooled = bootstrap.interval(full[i_late] - full[i_early], reps[:, i_late] - reps[:, i_early]
-                                    if reps.size else np.array([]), level)
-    p = np.nan
-    if reps.size and np.isfinite(full[len(groups)]):
-        d = reps[:, len(groups)]
-        d = d[np.isfinite(d)]
-        if d.size:
-            p = min(1.0, 2 * max(min(np.mean(d <= 0), np.mean(d >= 0)), 1 / d.size))
+    kind = "rare" if has["rare"] else "canary"
+    main = np.flatnonzero(F.kind == kind)
+    est = Estimates.of(_Statistic(F, groups, main), len(F.runs), len(F.keys), o)
+    late_key, early_key = (f"{kind}:timing:{F.labels[b]}" for b in (-1, 0))
+    found = Findings(kind, F.nb, est.ivs.get(late_key), est.ivs.get(early_key),
+                     est.ivs["paired"], est.ivs["slope_fraction"],
+                     est.ivs.get("frequent:timing:frequent"))
+    pooled = est.difference(late_key, early_key, o.level)
+    by = pd.DataFrame([{"kind": g.kind, "grouping": g.grouping, "group": g.label,
+                        "n_cells": int(g.mask.sum()), "n_runs": int(g.mask.any(1).sum()),
+                        "recall": est.ivs[g.key].value, "low": est.ivs[g.key].low,
+                        "high": est.ivs[g.key].high, "margin": _mean_margin(F, g)}
+                       for g in groups])
     effects = pd.DataFrame([
-        {"effect": f"{main_kind}: late - early (pooled)", **(pooled.to_dict() if pooled else {})},
-        {"effect": f"{main_kind}: late - early within fact (paired over runs)", **paired.to_dict()},
-        {"effect": f"{main_kind}: within-fact slope on last-seen fraction", **slope_t.to_dict()},
-        {"effect": f"{main_kind}: within-fact slope on log2(1 + sightings)", **slope_n.to_dict()}])
-    curves, forget = _forgetting(F, tuple(k for k in ("rare", "canary") if has[k]))
-    items = F.table()
-    summary = {"main_kind": main_kind, "bins": F.labels,
-               "recall_late": late, "recall_early": early, "late_minus_early": pooled,
-               "within_fact_late_minus_early": paired, "within_fact_p": p,
-               "within_fact_slope_fraction": slope_t, "within_fact_slope_log_sightings": slope_n,
-               "recall_frequent": lookup.get(("frequent", "timing", "frequent")),
-               "recall": {f"{g[0]}:{g[1]}:{g[2]}": iv for g, iv in zip(groups, ivs, strict=False)},
-               "significant": bool(_significant(paired, slope_t)),
-               "n_facts": int(len(main)), "n_runs": R}
+        {"effect": f"{kind}: late - early (pooled)", **(pooled.to_dict() if pooled else {})},
+        {"effect": f"{kind}: late - early within fact (paired over runs)", **found.paired.to_dict()},
+        {"effect": f"{kind}: within-fact slope on last-seen fraction", **found.slope.to_dict()},
+        {"effect": f"{kind}: within-fact slope on log2(1 + sightings)",
+         **est.ivs["slope_sightings"].to_dict()}])
+    curves, forget = forgetting(F, tuple(k for k in ("rare", "canary") if has[k]))
+    summary = {"main_kind": kind, "bins": F.labels,
+               "recall_late": found.late, "recall_early": found.early, "late_minus_early": pooled,
+               "within_fact_late_minus_early": found.paired,
+               "within_fact_p": est.p_value("paired"),
+               "within_fact_slope_fraction": found.slope,
+               "within_fact_slope_log_sightings": est.ivs["slope_sightings"],
+               "recall_frequent": found.frequent,
+               "recall": {g.key: est.ivs[g.key] for g in groups},
+               "significant": found.significant, "n_facts": int(len(main)), "n_runs": len(F.runs)}
     return AnalysisResult(
-        name="fact_timing", question="E (when a fact was seen)",
-        verdict=_verdict(main_kind, F, late, early, paired, slope_t, lookup,
-                         summary["significant"]),
+        name="fact_timing", question="E (when a fact was seen)", verdict=_verdict(found),
         summary={k: v for k, v in summary.items() if v is not None},
-        tables={"recall_by_group": by, "effects": effects, "facts": items,
+        tables={"recall_by_group": by, "effects": effects, "facts": F.table(),
                 **({"curves": curves} if len(curves) else {}),
                 **({"forgetting": forget} if len(forget) else {})},
         figures=_figures(by, curves, forget))
 
 
-def _significant(paired: Interval, slope: Interval) -> bool:
-    """The within-fact effect's interval excludes 0 (the paired difference, else the slope)."""
-    for iv in (paired, slope):
-        if np.isfinite([iv.low, iv.high]).all():
-            return iv.low > 0 or iv.high < 0
-    return False
+def _mean_margin(F: Facts, g: Group) -> float:
+    v = F.final_margin[g.mask]
+    return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
 
 
-def _verdict(kind, F, late, early, paired, slope, lookup, significant) -> str:
-    noun = "Rare facts" if kind == "rare" else "Canaries"
-    last = "the final third" if F.nb == 3 else f"the last 1/{F.nb}"
-    first = "the first third" if F.nb == 3 else f"the first 1/{F.nb}"
+def _verdict(f: Findings) -> str:
+    noun = "Rare facts" if f.kind == "rare" else "Canaries"
+    last = "the final third" if f.n_bins == 3 else f"the last 1/{f.n_bins}"
+    first = "the first third" if f.n_bins == 3 else f"the first 1/{f.n_bins}"
     parts = []
-    if late is not None and early is not None:
-        parts.append(f"{noun} last seen in {last} of training are recalled at {_fmt(late)}, "
-                     f"those last seen in {first} at {_fmt(early)}")
-    elif late is not None or early is not None:
-        which, iv = (last, late) if late is not None else (first, early)
+    if f.late is not None and f.early is not None:
+        parts.append(f"{noun} last seen in {last} of training are recalled at {_fmt(f.late)}, "
+                     f"those last seen in {first} at {_fmt(f.early)}")
+    elif f.late is not None or f.early is not None:
+        which, iv = (last, f.late) if f.late is not None else (first, f.early)
         parts.append(f"{noun} last seen in {which} of training are recalled at {_fmt(iv)}")
     else:
         parts.append(f"{noun} were not last seen in both {first} and {last} of training")
-    if np.isfinite(paired.value):
+    if np.isfinite(f.paired.value):
         parts.append(f"comparing the same fact across runs (whose data orders differ), recall "
-                     f"when last seen late minus early is {_fmt(paired)}")
-    elif np.isfinite(slope.value):
-        parts.append(f"within facts, recall changes by {_fmt(slope)} from last seen at the start "
-                     f"to the end of training")
-    freq = lookup.get(("frequent", "timing", "frequent"))
-    how = ("recall depends on when in the data order a fact was seen" if significant and
-           (paired.value > 0 or (not np.isfinite(paired.value) and slope.value > 0)) else
-           "facts seen late are recalled worse, not better" if significant else
+                     f"when last seen late minus early is {_fmt(f.paired)}")
+    elif np.isfinite(f.slope.value):
+        parts.append(f"within facts, recall changes by {_fmt(f.slope)} from last seen at the "
+                     f"start to the end of training")
+    positive = f.paired.value > 0 or (not np.isfinite(f.paired.value) and f.slope.value > 0)
+    how = ("recall depends on when in the data order a fact was seen" if f.significant and
+           positive else
+           "facts seen late are recalled worse, not better" if f.significant else
            "no clear dependence on when in the data order a fact was seen")
     text = "; ".join(parts) + f": {how}"
-    if freq is not None:
-        text += f" (frequent facts: {_fmt(freq)})"
+    if f.frequent is not None:
+        text += f" (frequent facts: {_fmt(f.frequent)})"
     return text + "."
 
 
