@@ -1,5 +1,6 @@
 """Branches: runs that continue another run from a step with something changed."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -85,6 +86,24 @@ def test_branch_intervention_counts_from_the_branch_step(tmp_path, tiny_spec):
     assert _same(_w(out, "iv-at8-none", 24), _w(out, "seed0-data0", 24))
     assert not _same(_w(out, "iv-at8-hot", 24), _w(out, "seed0-data0", 24))
 
+
+
+def test_planning_branches_leaves_the_grid_plans_it_is_given_unchanged(tiny_spec):
+    import copy
+
+    from pathdep.train.branches import plan_branches
+
+    spec = tiny_spec(grid={"seed": [0], "data_seed": [0]},
+                     branches=[BRANCH, {"name": "c", "parent": "b-at8-data1", "at": [12]}])
+    grid = [p for p in expand_grid(spec) if p.parent is None]
+    bare = [dataclasses.replace(p, factors={"seed": 0, "data_seed": 0}, branch_states=[])
+            for p in grid]
+    before = copy.deepcopy(bare)
+    plans = {p.id: p for p in plan_branches(spec, bare)}
+    assert bare == before  # a planner, not a mutator
+    assert plans["seed0-data0"].branch_states == [8]
+    assert plans["b-at8-data1"].branch_states == [12]  # a branch of a branch
+    assert plans["c-at12"].parent == "b-at8-data1" and plans["c-at12"].branch_states == []
 
 def test_branch_of_a_branch_and_bad_branches(tmp_path, tiny_spec):
     spec = tiny_spec(grid={"seed": [0], "data_seed": [0]},

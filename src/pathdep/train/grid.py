@@ -19,46 +19,14 @@ counted from the branch step) to those its parent already has.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 
 from pathdep.errors import PathdepError
 from pathdep.paths import check_name
-from pathdep.spec import InterventionSpec, ModelSpec, Spec, TrainSpec
-from pathdep.train.schedule import checkpoint_steps
+from pathdep.spec import ModelSpec, Spec, TrainSpec
+from pathdep.train.branches import plan_branches
+from pathdep.train.run_plan import RunPlan, fmt
 
-_SHORT = {"seed": "seed", "data_seed": "data", "intervention": ""}
-
-
-@dataclass
-class RunPlan:
-    """Everything needed to train one run."""
-
-    id: str
-    seed: int
-    data_seed: int
-    model: ModelSpec
-    train: TrainSpec
-    interventions: list[InterventionSpec] = field(default_factory=list)
-    factors: dict = field(default_factory=dict)
-    parent: str | None = None  # a branch: the run it continues
-    branch_step: int | None = None  # ... from this step of the parent
-    end: int | None = None  # last step to train (default train.steps; the lr schedule keeps train.steps)
-    save_steps: list[int] | None = None  # checkpoint steps (default: the train.checkpoints schedule)
-    branch_states: list[int] = field(default_factory=list)  # steps where branches of this run start
-
-    @property
-    def last_step(self) -> int:
-        return self.end if self.end is not None else self.train.steps
-
-    def checkpoint_steps(self) -> list[int]:
-        if self.save_steps is not None:
-            return list(self.save_steps)
-        return checkpoint_steps(self.train.checkpoints, self.train.steps)
-
-
-def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
+__all__ = ["RunPlan", "expand_grid"]
 
 def _run_id(values: dict, varying: list[str]) -> str:
     parts = [f"seed{values['seed']}", f"data{values['data_seed']}"]
@@ -66,7 +34,7 @@ def _run_id(values: dict, varying: list[str]) -> str:
         if k in ("seed", "data_seed"):
             continue
         v = values[k]
-        parts.append(_fmt(v) if k == "intervention" else f"{k}{_fmt(v)}")
+        parts.append(fmt(v) if k == "intervention" else f"{k}{fmt(v)}")
     return "-".join(parts)
 
 
@@ -104,10 +72,10 @@ def expand_grid(spec: Spec) -> list[RunPlan]:
     for v in spec.grid.variants:
         values = base | {k: x for k, x in v.items() if k != "name"}
         rid = v.get("name") or _run_id(values, varying) + "-" + "-".join(
-            f"{k}{_fmt(v[k])}" for k in sorted(v) if k not in ("name", "seed", "data_seed")
+            f"{k}{fmt(v[k])}" for k in sorted(v) if k not in ("name", "seed", "data_seed")
         )
         plans.append(_plan(spec, values, rid, factor_keys))
-    plans += _branches(spec, plans)
+    plans = plan_branches(spec, plans)
     for p in plans:  # ids are folder names under <out>/runs: a factor value may not add '/'
         try:
             check_name("run", p.id)
@@ -119,78 +87,3 @@ def expand_grid(spec: Spec) -> list[RunPlan]:
     if dupes:
         raise PathdepError(f"the grid gives several runs the same id {dupes}; give variants a 'name'")
     return plans
-
-
-def _branches(spec: Spec, grid: list[RunPlan]) -> list[RunPlan]:
-    """The ``[[branches]]`` runs, after the grid's; every run gets parent/branch_step factors."""
-    if not spec.branches:
-        return []
-    by_id = {p.id: p for p in grid}
-    ivs = {i.name: i for i in spec.interventions}
-    out: list[RunPlan] = []
-    changed = sorted({k for b in spec.branches for k in b.changes})
-    if any(b.intervention for b in spec.branches):
-        changed.append("intervention")
-    for p in grid:
-        p.factors.update({"parent": "", "branch_step": -1})
-        for k in changed:
-            p.factors.setdefault(k, "none" if k == "intervention" else getattr(p.train, k))
-    for b in spec.branches:
-        parent = by_id.get(b.parent)
-        if parent is None:
-            raise PathdepError(
-                f"branches {b.name!r}: parent {b.parent!r} is not a run of this suite (branches may "
-                f"start from grid runs or earlier branches); runs: {', '.join(by_id)}"
-            )
-        lists = {"at": b.at, "data_seed": b.data_seed or [None],
-                 "intervention": b.intervention or [None]} | b.changes
-        for combo in itertools.product(*lists.values()):
-            v = dict(zip(lists, combo, strict=True))
-            k = v["at"]
-            lo = parent.branch_step if parent.branch_step is not None else 0
-            if not lo <= k < parent.last_step:
-                raise PathdepError(
-                    f"branches {b.name!r}: at = {k} is not a step of {parent.id} "
-                    f"(which trains steps {lo}..{parent.last_step}); branch before its last step"
-                )
-            end = k + b.steps if b.steps else parent.last_step
-            if end > parent.train.steps:
-                raise PathdepError(
-                    f"branches {b.name!r}: at {k} + steps {b.steps} runs past train.steps "
-                    f"({parent.train.steps}); lower steps or leave it out to train to the end"
-                )
-            parts = [f"{b.name}-at{k}"]
-            if v["data_seed"] is not None:
-                parts.append(f"data{v['data_seed']}")
-            if v["intervention"] is not None:
-                parts.append(v["intervention"])
-            parts += [f"{key}{_fmt(v[key])}" for key in b.changes]
-            rid = "-".join(parts)
-            try:
-                train = TrainSpec.model_validate(parent.train.model_dump()
-                                                 | {key: v[key] for key in b.changes})
-            except ValueError as e:
-                raise PathdepError(f"run {rid}: the branch gives invalid values: {e}") from None
-            own = []
-            if v["intervention"] not in (None, "none"):
-                iv = ivs[v["intervention"]]
-                own = [iv.model_copy(update={"start": k + iv.start, "end": k + iv.end})]
-            sched = b.checkpoints if b.checkpoints is not None else parent.train.checkpoints
-            if isinstance(sched, list):
-                sched = [s for s in sched if s <= end - k]
-            rel = checkpoint_steps(sched, end - k)
-            factors = dict(parent.factors) | {"parent": parent.id, "branch_step": k}
-            if v["data_seed"] is not None:
-                factors["data_seed"] = v["data_seed"]
-            if v["intervention"] is not None:
-                factors["intervention"] = v["intervention"]
-            factors.update({key: v[key] for key in b.changes})
-            plan = RunPlan(rid, parent.seed, v["data_seed"] if v["data_seed"] is not None
-                           else parent.data_seed, parent.model, train,
-                           list(parent.interventions) + own, factors, parent=parent.id,
-                           branch_step=k, end=end, save_steps=[k + s for s in rel])
-            if k not in parent.branch_states:
-                parent.branch_states.append(k)
-            out.append(plan)
-            by_id[rid] = plan
-    return out
