@@ -76,3 +76,41 @@ def test_every_run_pattern_must_match():
     assert select(suite, runs=["seed1-*"]).run_ids == ["seed1-data0"]
     with pytest.raises(PathdepError, match="did you mean 'seed1-data0'"):
         select(suite, runs=["seed0-data0", "seed1-dta0"])
+
+
+def test_one_vocabulary_out_runs_and_verbose_on_every_command():
+    """-o/--out for outputs, -v/--verbose on every command, --runs (not --run) to narrow."""
+    import typer.core
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        opts = {o for p in cmd.params if isinstance(p, typer.core.TyperOption) for o in p.opts}
+        assert {"-v", "--verbose"} <= opts, name
+        if "--out" in opts:
+            assert "-o" in opts, name
+        assert "-o" not in opts or "--out" in opts, name  # -o never means anything else
+    for name in ("train", "measure", "barriers"):
+        opts = {o for p in group.commands[name].params for o in getattr(p, "opts", [])}
+        assert "--runs" in opts, name
+
+
+def test_train_runs_takes_comma_separated_ids(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "tiny"\n[data]\ngenerator = "markov-mixture"\nn_docs = 50\n'
+                    '[train]\nsteps = 2\n[grid]\nseed = [0, 1]\n')
+    r = runner.invoke(app, ["train", str(spec), "-o", str(tmp_path / "o"),
+                            "--runs", "seed0-data0,seed1-dta0"])
+    assert r.exit_code == 2 and "did you mean 'seed1-data0'" in r.output, r.output
+
+
+def test_a_spec_where_a_suite_is_expected_says_train_it_first(tmp_path):
+    from pathdep.pipeline import EXAMPLES
+
+    spec = str(EXAMPLES / "quick.toml")
+    for argv in (["measure", spec, "-o", str(tmp_path / "m.zarr")], ["barriers", spec],
+                 ["rl", spec], ["forking", spec], ["prompts", spec]):
+        r = runner.invoke(app, argv)
+        assert r.exit_code == 2, (argv, r.output)
+        assert "is a spec, not a trained suite" in r.output and "pathdep train" in r.output, argv
+    assert not (tmp_path / "m.zarr").exists()

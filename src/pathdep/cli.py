@@ -15,8 +15,10 @@ Bad input prints one clear message and exits with status 2.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -91,10 +93,38 @@ def _esc(s: str) -> str:
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
 
 
+def with_verbose(fn):
+    """Give a command ``-v/--verbose`` (log what it does), unless it declares its own."""
+    sig = inspect.signature(fn)
+    if "verbose" in sig.parameters:
+        @functools.wraps(fn)
+        def own(*args, **kwargs):
+            _setup(bool(kwargs.get("verbose")))
+            return fn(*args, **kwargs)
+        return own
+
+    @functools.wraps(fn)
+    def command(*args, verbose: bool = False, **kwargs):
+        _setup(verbose)
+        return fn(*args, **kwargs)
+
+    hints = typing.get_type_hints(fn, include_extras=True)  # resolve string annotations
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for p in sig.parameters.values()]
+    params.append(inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                    annotation=Verbose))
+    command.__signature__ = sig.replace(parameters=params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    del command.__wrapped__  # typer must read the new signature
+    return command
+
+
 @app.command()
 @friendly
-def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")]):
+def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
+             verbose: Verbose = False):
     """Check a spec without running it; list its runs."""
+    _setup(verbose)
     from pathdep.spec import load_spec
     from pathdep.train.grid import expand_grid
 
@@ -114,7 +144,8 @@ def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")]):
 @friendly
 def train(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
           out: Annotated[Path, typer.Option("--out", "-o", help="Suite folder to write.")],
-          runs: Annotated[list[str] | None, typer.Option("--run", help="Only these run ids.")] = None,
+          runs: Annotated[list[str] | None, typer.Option(
+              "--runs", "--run", help="Only these run ids (repeat or comma-separate).")] = None,
           executor: Annotated[str, typer.Option(help="inprocess or ray.")] = "inprocess",
           address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
           verbose: Verbose = False):
@@ -122,7 +153,8 @@ def train(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
     from pathdep.train import train as train_fn
 
     _setup(verbose)
-    suite = train_fn(spec, out, runs=runs, executor=executor, address=address)
+    wanted = [r.strip() for item in runs or [] for r in item.split(",") if r.strip()] or None
+    suite = train_fn(spec, out, runs=wanted, executor=executor, address=address)
     Console().print(f"trained {len(suite.runs)} runs, {suite.n_checkpoints} checkpoints -> {out}")
 
 
@@ -158,6 +190,7 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the d
 
 @app.command()
 @friendly
+@with_verbose
 def suites():
     """List the public suite presets with run and checkpoint counts."""
     from pathdep.suites import presets
@@ -172,6 +205,7 @@ def suites():
 
 @app.command("ls")
 @friendly
+@with_verbose
 def ls(what: Annotated[str, typer.Argument(help="What to list: probes.")]):
     """List registered plugins (``pathdep ls probes``)."""
     if what != "probes":
@@ -187,14 +221,15 @@ def ls(what: Annotated[str, typer.Argument(help="What to list: probes.")]):
 
 
 # Every command is registered here, statically: an import that fails is an error
-# at once, never a command that silently vanishes.
-app.command("measure")(friendly(measure_cmd))
-app.command("analyze")(friendly(analyze_cmd))
-app.command("report")(friendly(report_cmd))
-app.command("barriers")(friendly(barriers_cmd))
-app.command("rl")(friendly(rl_cmd))
-app.command("forking")(friendly(forking_cmd))
-app.command("prompts")(friendly(prompts_cmd))
+# at once, never a command that silently vanishes. One vocabulary: -o/--out for
+# outputs, --runs/--steps for narrowing, -v/--verbose everywhere.
+app.command("measure")(friendly(with_verbose(measure_cmd)))
+app.command("analyze")(friendly(with_verbose(analyze_cmd)))
+app.command("report")(friendly(with_verbose(report_cmd)))
+app.command("barriers")(friendly(with_verbose(barriers_cmd)))
+app.command("rl")(friendly(with_verbose(rl_cmd)))
+app.command("forking")(friendly(with_verbose(forking_cmd)))
+app.command("prompts")(friendly(with_verbose(prompts_cmd)))
 
 
 if __name__ == "__main__":

@@ -67,8 +67,8 @@ def analyze_cmd(
         "--force", help="Recompute results even where the saved ones match the store.")] = False,
     list_analyses: Annotated[bool, typer.Option(
         "--list", help="List the analyses and the question each answers, then exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="With --list: inputs and "
-                                          "options of each analysis.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each analysis does; "
+                                          "with --list, also its inputs and options.")] = False,
 ) -> None:
     """Answer the path-dependence questions from a measurement store; write results beside it."""
     if list_analyses:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +25,7 @@ def report_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the report does.")] = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline) and a JSON summary beside it."""
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # -v is set up by the command line (pathdep.cli.with_verbose), like every command's
     page = report(store, out, title=title)
     typer.echo(f"report: {page}")
     typer.echo(f"summary: {summary_path(page)}")

@@ -32,6 +32,10 @@ def load_suite(
     if path.is_dir():
         suite = read_manifest(path / MANIFEST)
     elif path.is_file():
+        if path.suffix.lower() == ".toml":
+            raise PathdepError(
+                f"{path} is a spec, not a trained suite: run `pathdep train {path} --out DIR` "
+                "first, then pass DIR (or `pathdep run SPEC --out DIR` for every stage)")
         suite = read_manifest(path)
     else:
         suite = get_preset(str(source))
