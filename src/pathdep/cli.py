@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import sys
 import typing
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from pathdep import progress
+from pathdep import atomic, progress
 from pathdep.analyze.cli import analyze_cmd, barriers_cmd, forking_cmd, prompts_cmd, rl_cmd
 from pathdep.errors import PathdepError
 from pathdep.measure.cli import measure_cmd
@@ -218,6 +219,34 @@ def ls(what: Annotated[str, typer.Argument(help="What to list: probes.")]):
     for e in list_probes():
         table.add_row(e.name, e.battery, e.description)
     Console().print(table)
+
+
+@app.command()
+@friendly
+def calibrate(
+    analysis: Annotated[list[str] | None, typer.Option(
+        "--analysis", help="Only this analysis (repeatable); default every calibrated one.")] = None,
+    runs: Annotated[list[int] | None, typer.Option(
+        "--runs", help="Suite sizes (repeatable). [default: 4, 8, 16]")] = None,
+    reps: Annotated[int, typer.Option(help="Simulated suites per size, null and planted each.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the simulations.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Also write the table to this file (.json or .md).")] = None,
+    verbose: Verbose = False):
+    """False-positive rate and power of each verdict on simulated suites of 4, 8 and 16 runs."""
+    # deferred: the command line starts without loading the analyses
+    from pathdep.calibrate import SIZES, markdown
+    from pathdep.calibrate import calibrate as calibrate_fn
+
+    _setup(verbose)
+    progress.enable(True)
+    rows = calibrate_fn(analysis, runs or SIZES, reps, seed)
+    text = (json.dumps([r.to_dict() for r in rows], indent=1) if as_json or
+            (out is not None and out.suffix == ".json") else markdown(rows))
+    if out is not None:
+        atomic.write_text(out, text + "\n")
+    Console().print(text if as_json else markdown(rows), highlight=False, soft_wrap=True)
 
 
 # Every command is registered here, statically: an import that fails is an error

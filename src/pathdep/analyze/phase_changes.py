@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analysis import bootstrap, data, figures, properties
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import bootstrap, data, figures, properties, simulate
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,26 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
                           tables={"per_run": per_run, "change_points": cps}, figures=figs)
 
 
+def _simulated(n_runs: int, seed: int, lag: int) -> xr.Dataset:
+    """Induction heads form at a checkpoint index drawn from 5..8 of 16 log-spaced checkpoints
+    (doubling steps); the ICL score jumps ``lag`` checkpoints later (null: 0, it coincides)."""
+    rng = np.random.default_rng(seed)
+    ds = simulate.store(n_runs, simulate.log_steps(16), seed=seed)
+    formation = rng.integers(5, 9, n_runs)
+    return simulate.with_heads(ds, formation, formation + lag, rng)
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, 0),
+    planted=lambda n, seed: _simulated(n, seed, 3),
+    claims=lambda res: bool(res.summary.get("differ", False)),
+    effect="the ICL score jumps 3 checkpoints (about 1.5 decades of steps) after head formation",
+    options={"n_boot": 100})
+
 ANALYSIS = Analysis(
     "phase_changes",
     "When do induction heads form and the ICL score jump in each run, and do the two coincide?",
     label="F/G", section="circuits", run=on_store(phase_changes),
     options=BootOptions,
-    inputs=StoreInputs(any_of=("head_score", "icl_score", "behavior"), min_runs=1))
+    inputs=StoreInputs(any_of=("head_score", "icl_score", "behavior"), min_runs=1),
+    simulation=SIMULATION)

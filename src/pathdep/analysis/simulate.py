@@ -1,0 +1,80 @@
+"""Simulated measurement stores for calibrating verdicts (issue 14): no effect, or a known one.
+
+Each analysis that states a verdict declares a :class:`~pathdep.analysis.contract.Simulation`
+whose ``null`` and ``planted`` generators build stores with these helpers, at
+a given number of runs and seed. The stores follow docs/store.md (the same
+variables and coordinates the measurement writes), with noise at the size
+seen on the demo suite, so the rate at which a verdict claims an effect on
+null stores is its false-positive rate at that suite size, and the rate on
+planted ones its power.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.special import expit
+
+KINDS = ("previous_token", "duplicate_token", "induction", "copying")
+
+
+def log_steps(n_steps: int, last: int = 2000) -> np.ndarray:
+    """Step 0 and ``n_steps - 1`` log-spaced steps from 1 to ``last`` (like 'log:N')."""
+    s = np.unique(np.round(np.geomspace(1, last, n_steps - 1)).astype(np.int64))
+    return np.r_[0, s]
+
+
+def store(n_runs: int, steps: np.ndarray, factors: dict[str, list] | None = None,
+          seed: int = 0) -> xr.Dataset:
+    """A store of ``n_runs`` runs, every job done, with the bookkeeping variables only."""
+    rng = np.random.default_rng(seed)
+    runs = [f"run{i}" for i in range(n_runs)]
+    coords: dict = {"run": runs, "step": np.asarray(steps)}
+    for k, v in (factors or {"seed": list(range(n_runs))}).items():
+        coords[f"factor_{k}"] = ("run", np.asarray(v))
+    shape = (n_runs, len(steps))
+    tokens = rng.integers(0, 50, (4, 16)).astype(np.int32)
+    return xr.Dataset(
+        {"tokens": (("seq", "pos"), tokens),
+         "done": (("run", "step"), np.ones(shape, bool)),
+         "tokens_seen": (("run", "step"), np.broadcast_to(np.asarray(steps) * 1024, shape).copy())},
+        coords=coords, attrs={"suite": "simulated", "pathdep_version": "simulated",
+                              "icl_early_pos": 2, "icl_late_pos": 15, "vocab_size": 50})
+
+
+def with_behavior(ds: xr.Dataset, curves: dict[str, np.ndarray]) -> xr.Dataset:
+    """``behavior`` (run, step, probe) from one (run, step) array per probe."""
+    arr = np.stack([curves[p] for p in curves], -1).astype(np.float32)
+    return ds.assign(behavior=(("run", "step", "probe"), arr)).assign_coords(probe=list(curves))
+
+
+def learning(final: np.ndarray, n_steps: int, start: float = 0.1, mid: float | None = None,
+             noise: float = 0.02, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(run, step) curves rising from ``start`` to each run's ``final`` value (a logistic in the
+    checkpoint index centred at ``mid``), plus measurement noise of sd ``noise``."""
+    rng = rng or np.random.default_rng(0)
+    t = np.arange(n_steps)
+    prog = expit((t - (n_steps / 2 if mid is None else mid)) / 1.5)
+    final = np.asarray(final, float)
+    return start + (final[:, None] - start) * prog[None] + rng.normal(0, noise,
+                                                                       (len(final), n_steps))
+
+
+def with_heads(ds: xr.Dataset, formation: np.ndarray, icl_jump: np.ndarray,
+               rng: np.random.Generator, noise: float = 0.02) -> xr.Dataset:
+    """Head scores (2 layers x 4 heads) and the ICL score of runs whose induction head forms at
+    checkpoint index ``formation[run]`` (score 0.05 -> 0.8, copying 0.5) and whose ICL score
+    falls from -0.05 to -0.4 nats at index ``icl_jump[run]`` (Olsson et al. 2022's shapes)."""
+    n_runs, n_steps = ds.sizes["run"], ds.sizes["step"]
+    t = np.arange(n_steps)
+    hs = rng.uniform(0, 0.1, (n_runs, n_steps, 2, 4, len(KINDS)))
+    icl = -0.05 + rng.normal(0, noise, (n_runs, n_steps))
+    for r in range(n_runs):
+        hs[r, :, 0, 1, 0] += 0.8 * expit((t - 1.5) / 0.2)  # a previous-token head from index 2
+        hs[r, :, 1, 2, 2] += 0.75 * expit((t - formation[r] + 0.5) / 0.2)
+        hs[r, :, 1, 2, 3] = 0.5
+        icl[r] -= 0.35 * expit((t - icl_jump[r] + 0.5) / 0.2)
+    hs += rng.normal(0, noise, hs.shape)
+    ds = ds.assign(head_score=(("run", "step", "layer_h", "head", "kind"), hs.astype(np.float32)),
+                   icl_score=(("run", "step"), icl.astype(np.float32)))
+    return ds.assign_coords(kind=list(KINDS), layer_h=[0, 1], head=np.arange(4))
