@@ -159,7 +159,8 @@ class GridSpec(_Strict):
     """Factors to cross. ``seed`` fixes init (and dropout); ``data_seed`` the data order.
 
     Any ``[model]`` or ``[train]`` key may be given as a list too (e.g.
-    ``lr = [1e-3, 3e-3]``); ``variants`` add single runs that change a few keys
+    ``lr = [1e-3, 3e-3]``, or ``arch = ["gpt_neox", "gpt2"]`` to cross the
+    positional encoding); ``variants`` add single runs that change a few keys
     of the base run.
     """
 
