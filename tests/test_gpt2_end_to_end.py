@@ -78,7 +78,7 @@ def test_barriers_run_on_gpt2_and_the_report_names_the_architectures(made):
 
 
 def test_an_interrupted_gpt2_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    import pathdep.train.loop as loop
+    from pathdep.train import loop
 
     d = tiny_spec_dict(model={"arch": "gpt2"}, grid={"seed": [0], "data_seed": [0]})
     spec = parse_spec(d)
