@@ -21,6 +21,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from pathdep.errors import PathdepError
 from pathdep.paths import check_name
 from pathdep.spec import ARCH_ONLY_KEYS, InterventionSpec, ModelSpec, Spec, TrainSpec
@@ -70,6 +72,19 @@ def _run_id(values: dict, varying: list[str]) -> str:
     return "-".join(parts)
 
 
+def _why(e: ValueError) -> str:
+    """A validation error in one line per problem: the key, what is wrong, the value given."""
+    if not isinstance(e, ValidationError):
+        return str(e)
+    parts = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        given = "" if err["type"] == "value_error" else f" (got {err.get('input')!r})"
+        parts.append(f"{key + ': ' if key else ''}{msg}{given}")
+    return "; ".join(parts)
+
+
 def _model_values(base: ModelSpec, values: dict, own: set[str]) -> dict:
     """The ``[model]`` keys of one run: those given in ``[model]``, then the run's grid values.
 
@@ -91,7 +106,7 @@ def _plan(spec: Spec, values: dict, run_id: str, factor_keys: list[str], own: se
         model = ModelSpec.model_validate(_model_values(spec.model, values, own))
         train = TrainSpec.model_validate(spec.train.model_dump() | train_kw)
     except ValueError as e:
-        raise PathdepError(f"run {run_id}: the grid gives invalid values: {e}") from None
+        raise PathdepError(f"run {run_id}: the grid gives invalid values: {_why(e)}") from None
     chosen = values.get("intervention")
     if chosen is None:
         in_branches = {n for b in spec.branches for n in b.intervention or []}
@@ -184,7 +199,7 @@ def _branches(spec: Spec, grid: list[RunPlan]) -> list[RunPlan]:
                 train = TrainSpec.model_validate(parent.train.model_dump()
                                                  | {key: v[key] for key in b.changes})
             except ValueError as e:
-                raise PathdepError(f"run {rid}: the branch gives invalid values: {e}") from None
+                raise PathdepError(f"run {rid}: the branch gives invalid values: {_why(e)}") from None
             own = []
             if v["intervention"] not in (None, "none"):
                 iv = ivs[v["intervention"]]
