@@ -58,7 +58,6 @@ class TokenizerSpec(_Strict):
     min_frequency: int = Field(2, ge=1, description="Minimum pair frequency for a BPE merge.")
 
 
-ARCHS = ("gpt_neox", "gpt2")
 #: ``[model]`` keys that only one architecture has (GPT-2 has learned absolute
 #: positions and a sequential residual: no rotary share, no parallel residual).
 ARCH_ONLY_KEYS = {"rotary_pct": "gpt_neox", "parallel_residual": "gpt_neox"}

@@ -3,8 +3,9 @@
 ``arch = "gpt_neox"`` is Pythia's architecture (Biderman et al. 2023): rotary
 position embeddings on ``rotary_pct`` of each head's dims, parallel residual.
 ``arch = "gpt2"`` is GPT-2's (Radford et al. 2019), the architecture of the
-Stanford CRFM suites (Mistral, 2021): learned absolute position embeddings for
-``context`` (= ``n_positions``) positions, sequential residual, Conv1D layers.
+Stanford CRFM "Mistral" suites (shared/reference/public-suites.md §1): learned
+absolute position embeddings for ``context`` (= ``n_positions``) positions,
+sequential residual, Conv1D layers.
 """
 
 from __future__ import annotations
