@@ -58,17 +58,30 @@ class TokenizerSpec(_Strict):
     min_frequency: int = Field(2, ge=1, description="Minimum pair frequency for a BPE merge.")
 
 
-class ModelSpec(_Strict):
-    """A GPT-NeoX (Pythia architecture) model."""
+#: ``[model]`` keys that only one architecture has (GPT-2 has learned absolute
+#: positions and a sequential residual: no rotary share, no parallel residual).
+ARCH_ONLY_KEYS = {"rotary_pct": "gpt_neox", "parallel_residual": "gpt_neox"}
 
+
+class ModelSpec(_Strict):
+    """A GPT-NeoX (Pythia architecture, rotary positions) or GPT-2 (learned positions) model."""
+
+    arch: Literal["gpt_neox", "gpt2"] = Field(
+        "gpt_neox", exclude_if=lambda v: v == "gpt_neox",  # so older specs keep their digest
+        description=(
+            "Architecture: 'gpt_neox' (Pythia's: rotary position embeddings on rotary_pct of each "
+            "head's dims, parallel residual) or 'gpt2' (GPT-2's, as in the Stanford CRFM suites: "
+            "learned absolute position embeddings, sequential residual; context is a hard limit "
+            "on positions). Crossable in [grid] (arch = [\"gpt_neox\", \"gpt2\"]) to make the "
+            "positional encoding a factor; rotary_pct and parallel_residual are GPT-NeoX keys."))
     n_layers: int = Field(2, ge=1, le=64, description="Transformer blocks.")
     d_model: int = Field(64, ge=8, description="Residual stream width.")
     n_heads: int = Field(4, ge=1, description="Attention heads per layer.")
     d_mlp: int | None = Field(None, description="MLP width; default 4 * d_model.")
-    context: int = Field(128, ge=8, description="Context length in tokens.")
-    rotary_pct: float = Field(0.25, gt=0, le=1, description="Share of head dims with rotary embeddings.")
+    context: int = Field(128, ge=8, description="Context length in tokens (GPT-2: its n_positions).")
+    rotary_pct: float = Field(0.25, gt=0, le=1, description="Share of head dims with rotary embeddings (gpt_neox only).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Attention and residual dropout.")
-    parallel_residual: bool = Field(True, description="Pythia's parallel attention + MLP.")
+    parallel_residual: bool = Field(True, description="Pythia's parallel attention + MLP (gpt_neox only).")
     tie_embeddings: bool = Field(False, description="Tie input and output embeddings.")
 
     @model_validator(mode="after")
@@ -78,6 +91,29 @@ class ModelSpec(_Strict):
                 f"model.d_model ({self.d_model}) must be divisible by model.n_heads ({self.n_heads})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _arch_keys(self):
+        """Keys given for another architecture are errors (defaults are not: model_fields_set)."""
+        bad = sorted(k for k, a in ARCH_ONLY_KEYS.items() if k in self.model_fields_set and a != self.arch)
+        if bad:
+            allowed = sorted(k for k in type(self).model_fields
+                             if ARCH_ONLY_KEYS.get(k, self.arch) == self.arch)
+            raise ValueError(
+                f"model.{bad[0]} is a {ARCH_ONLY_KEYS[bad[0]]} key, which arch = {self.arch!r} "
+                f"does not have; remove {' and '.join(bad)} or set arch = "
+                f"{ARCH_ONLY_KEYS[bad[0]]!r}. Keys allowed with arch = {self.arch!r}: "
+                + ", ".join(allowed))
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        """Leave out the keys this architecture does not have, so a saved spec reads back."""
+        out = handler(self)
+        for k, a in ARCH_ONLY_KEYS.items():
+            if a != self.arch:
+                out.pop(k, None)
+        return out
 
 
 class TrainSpec(_Strict):
@@ -122,7 +158,8 @@ class GridSpec(_Strict):
     """Factors to cross. ``seed`` fixes init (and dropout); ``data_seed`` the data order.
 
     Any ``[model]`` or ``[train]`` key may be given as a list too (e.g.
-    ``lr = [1e-3, 3e-3]``); ``variants`` add single runs that change a few keys
+    ``lr = [1e-3, 3e-3]``, or ``arch = ["gpt_neox", "gpt2"]`` to cross the
+    positional encoding); ``variants`` add single runs that change a few keys
     of the base run.
     """
 

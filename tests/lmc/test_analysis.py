@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from pathdep.analysis.data import Skip
@@ -215,3 +216,23 @@ def test_cli(branched, tmp_path, capsys, models):
         barriers_cmd(Path(lone.root), out=tmp_path / "out2")
     with pytest.raises(PathdepError, match="no measurement store"):
         barriers_cmd(Path(branched.root), store=tmp_path / "missing.zarr", out=tmp_path / "o3")
+
+
+def test_basins_leave_out_runs_of_another_architecture(tmp_path, models):
+    """A GPT-2 run beside four GPT-NeoX runs: no barrier exists between them (weights of two
+    architectures cannot be interpolated), so basins use the GPT-NeoX runs and name it."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    g = GPT2LMHeadModel(GPT2Config(vocab_size=12, n_embd=16, n_layer=2, n_head=2, n_positions=24))
+    runs = {rid: ({**GRID, "seed": i}, {30: name})
+            for i, (rid, name) in enumerate([("a1", "A"), ("b1", "P"), ("a2", "A~"), ("b2", "P~"),
+                                             ("g", "G")])}
+    res = basins(build(tmp_path, runs, models | {"G": g}), eval_tokens())
+    assert res.summary["n_runs"] == 4 and res.summary["n_basins"] == 2
+    assert res.summary["left_out"] == ["g"]
+    assert "1 run(s) of another architecture or size (gpt2: g) are left out" in res.verdict
+    assert set(res.tables["assignments"]["run"]) == {"a1", "b1", "a2", "b2"}
+    with pytest.raises(Skip, match="of one architecture"):
+        basins(build(tmp_path / "two", {k: runs[k] for k in ("a1", "g")}, models | {"G": g}),
+               eval_tokens())

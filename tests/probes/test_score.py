@@ -54,11 +54,17 @@ def test_built_model_scores_high_and_reversed_items_low():
     assert sc.item_correct.shape == (80,) and sc.item_correct[:40].all()
 
 
-def test_batched_padded_logprobs_equal_one_row_at_a_time():
-    from transformers import GPTNeoXForCausalLM
+@pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])
+def test_batched_padded_logprobs_equal_one_row_at_a_time(arch):
+    from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXForCausalLM
 
     torch.manual_seed(0)
-    model = GPTNeoXForCausalLM(tiny_config()).eval()
+    if arch == "gpt2":  # learned positions: right padding leaves them as they are
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=32, n_layer=2, n_head=4,
+                                           n_positions=32, bos_token_id=10, eos_token_id=10))
+    else:
+        model = GPTNeoXForCausalLM(tiny_config())
+    model.eval()
     tok = tokenizer_for(10)
     items = [Item(" ".join(f"s{i % 10}" for i in range(n)), " s1 s2", [" s3", " s4 s5 s6"])
              for n in (1, 4, 9)]

@@ -44,15 +44,17 @@ def planted_task() -> FormTask:
     return FormTask("planted", items[:-HELDOUT], items[-HELDOUT:])
 
 
-def pretrain(docs: list[str], steps: int = 300, seed: int = 0, vocab: int = 320):
-    """(model, tokenizer): a 2-layer d=32 GPT-NeoX trained briefly on ``docs``."""
+def pretrain(docs: list[str], steps: int = 300, seed: int = 0, vocab: int = 320,
+             arch: str = "gpt_neox"):
+    """(model, tokenizer): a 2-layer d=32 GPT-NeoX (or GPT-2) trained briefly on ``docs``."""
     from pathdep.data.tokenizer import train_bpe
     from pathdep.models.build import build_model
     from pathdep.spec import ModelSpec
 
     tok = train_bpe(docs, vocab)
     torch.manual_seed(seed)
-    model = build_model(ModelSpec(n_layers=2, d_model=32, n_heads=2, context=64), tok)
+    model = build_model(ModelSpec(arch=arch, n_layers=2, d_model=32, n_heads=2, context=64),
+                        tok)
     ids = [tok.eos_token_id]
     for d in docs:
         ids += tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]

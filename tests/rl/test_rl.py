@@ -96,10 +96,18 @@ def test_share_is_unaffected_by_padding(planted):
             assert batched[i, j] == pytest.approx(want, abs=1e-4)
 
 
-def test_cached_sampling_matches_full_forward_passes(planted):
+@pytest.fixture(scope="module")
+def planted_gpt2():
+    """The same pre-training with GPT-2 (learned absolute positions)."""
+    return pretrain(planted_docs(), steps=300, arch="gpt2")
+
+
+@pytest.mark.parametrize("which", ["planted", "planted_gpt2"])
+def test_cached_sampling_matches_full_forward_passes(which, request):
     """At a near-zero temperature, sampling with the KV cache from left-padded prompts picks
-    each row's argmax of a plain forward pass over its unpadded tokens."""
-    model, tok = planted
+    each row's argmax of a plain forward pass over its unpadded tokens (GPT-2 too: its
+    learned positions must count from each row's first real token)."""
+    model, tok = request.getfixturevalue(which)
     prompts = [[tok.eos_token_id] + tok(p, add_special_tokens=False)["input_ids"]
                for p in ("The capital of Velo is", "The", "The capital of Nimb")]
     ids, mask, gen = grpo.sample(model, tok, prompts, max_new_tokens=4, temperature=1e-4,
@@ -114,8 +122,9 @@ def test_cached_sampling_matches_full_forward_passes(planted):
             assert t == int(logits.argmax())
 
 
-def test_one_seed_is_reproducible(planted):
-    model, tok = planted
+@pytest.mark.parametrize("which", ["planted", "planted_gpt2"])
+def test_one_seed_is_reproducible(which, request):
+    model, tok = request.getfixturevalue(which)
     task = planted_task()
     cfg = CFG.model_copy(update={"steps": 4, "eval_every": 2})
     m1, m2, m3 = (copy.deepcopy(model) for _ in range(3))

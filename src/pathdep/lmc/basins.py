@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from pathdep.lmc import inputs
 from pathdep.lmc.barrier import loss_barrier
 from pathdep.lmc.cache import CACHE_NAME, PathCache
 from pathdep.lmc.options import BasinsOptions
+from pathdep.models import model_shape
 from pathdep.progress import bar
 from pathdep.suites import Run, Suite, match_run_ids
 
@@ -51,6 +52,34 @@ def _choose_runs(suite: Suite, runs, max_runs: int) -> tuple[list[Run], bool]:
                     "more; the cost grows with the square)", len(chosen), len(idx))
         chosen = [chosen[i] for i in idx]
     return chosen, capped
+
+
+def _one_architecture(chosen: list[Run]) -> tuple[list[Run], list[Run]]:
+    """(runs kept, runs left out): the largest group of runs with one architecture and shape.
+
+    Weights of two architectures (GPT-NeoX and GPT-2 in a suite that crosses
+    ``arch``) or two sizes cannot be interpolated, so a barrier between them
+    does not exist; basins are found among the runs of the largest group (ties:
+    the first run's), and the others can be chosen with ``runs``.
+    """
+    keys = [tuple(sorted((model_shape(r) or {}).items())) for r in chosen]
+    if len(set(keys)) < 2:
+        return chosen, []
+    counts = {k: keys.count(k) for k in keys}
+    best = max(counts.values())
+    keep = next(k for k in keys if counts[k] == best)
+    return ([r for r, k in zip(chosen, keys, strict=True) if k == keep],
+            [r for r, k in zip(chosen, keys, strict=True) if k != keep])
+
+
+def _left_out_text(left_out: list[Run]) -> str:
+    if not left_out:
+        return ""
+    types = sorted({str((model_shape(r) or {}).get("type")) for r in left_out})
+    ids = ", ".join(r.id for r in left_out[:6]) + (", ..." if len(left_out) > 6 else "")
+    return (f" {len(left_out)} run(s) of another architecture or size ({', '.join(types)}: {ids}) "
+            "are left out: weights of different architectures cannot be interpolated, so "
+            "there is no barrier between them; choose those runs (runs / --run) for their basins.")
 
 
 def _choose_steps(runs: list[Run], step: int | None) -> tuple[list[int], bool]:
@@ -189,6 +218,7 @@ class _Basins:
     order: np.ndarray
     thr: float
     beh: _Behaviour
+    left_out: list[Run] = field(default_factory=list)  # runs of another architecture
 
     @property
     def n_basins(self) -> int:
@@ -228,7 +258,7 @@ def _verdict(b: _Basins) -> str:
         text += (" No basin holds two init seeds: runs from different initialisations are "
                  "compared without permutation alignment (weight matching, Ainsworth et al. "
                  "2023), so here only runs that share an init can share a basin.")
-    return text
+    return text + _left_out_text(b.left_out)
 
 
 def _summary(b: _Basins, o: BasinsOptions, grid: np.ndarray, inp: inputs.Inputs) -> dict:
@@ -243,6 +273,7 @@ def _summary(b: _Basins, o: BasinsOptions, grid: np.ndarray, inp: inputs.Inputs)
             "behavior": ({"probes": b.beh.probes, "cut": "same number of groups as basins"}
                          if b.beh.measured else None),
             "no_ari_reason": b.beh.why if b.beh.ari is None else "", "capped": b.capped,
+            "left_out": [r.id for r in b.left_out],
             "alphas": [round(float(x), 6) for x in grid],
             "n_sequences": int(inp.tokens.shape[0]), "tokens": inp.source}
 
@@ -280,9 +311,13 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     o = BasinsOptions.build(options, **overrides)
     suite = inputs.as_suite(suite)
     chosen, capped = _choose_runs(suite, o.runs, o.max_runs)
+    chosen, left_out = _one_architecture(chosen)
+    if left_out:
+        log.warning("basins:%s", _left_out_text(left_out))
     if len(chosen) < 2:
         raise Skip(f"basins need at least 2 runs with checkpoints; suite {suite.name!r} has "
-                   f"{len(chosen)}")
+                   f"{len(chosen)}" + (" of one architecture." + _left_out_text(left_out)
+                                       if left_out else ""))
     steps, shared = _choose_steps(chosen, o.step)
     inp = inputs.eval_inputs(suite, store, o.n_sequences)
     grid = inputs.alphas(o)
@@ -293,7 +328,7 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     basin, order = _cluster(m.barrier, t=thr, criterion="distance")
     basin = _relabel(basin, order)
     b = _Basins(chosen, len(suite.runs), steps, shared, capped, m, basin, order, thr,
-                _behaviour_clusters(inp.ds, chosen, steps, basin))
+                _behaviour_clusters(inp.ds, chosen, steps, basin), left_out)
     verdict = _verdict(b)
     title = ("Loss barriers between runs, ordered by basin"
              + (f" (step {steps[0]})" if shared else " (last checkpoints)"))

@@ -111,6 +111,7 @@ def suite_layout(suite: Suite, evalset, cfg: MeasureSpec, tokenizer: str | None 
         "eval_makeup": json.dumps(es.makeup),
         "icl_early_pos": early, "icl_late_pos": late, "dist_full": full, "vocab_size": vocab,
         "pathdep_version": __version__,
+        "architectures": json.dumps(sorted({str(s["type"]) for s in shapes})),
         "measure_options": json.dumps(cfg.model_dump(mode="json")),
         "seen": _seen(suite),
     }

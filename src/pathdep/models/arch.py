@@ -7,7 +7,9 @@
   so no (batch, pos, vocab) tensor larger than a slice is ever held;
 - :func:`ov_circuit` / :func:`unembed`: per-head value/output weights and the
   unembedding, for the copying score (direct path). Readers exist for GPT-NeoX
-  (Pythia) and GPT-2; other architectures get NaN copying scores.
+  (Pythia) and GPT-2; other architectures get NaN copying scores;
+- :func:`position_limit`: the hard limit on positions of models with learned
+  absolute position embeddings (GPT-2's ``n_positions``), None for rotary ones.
 """
 
 from __future__ import annotations
@@ -135,3 +137,22 @@ def unembed(model) -> tuple[nn.Module, Tensor]:
     for part in _FINAL_LN[model.config.model_type].split("."):
         ln = getattr(ln, part)
     return ln, model.get_output_embeddings().weight
+
+
+# Model types whose positions are a learned table (an index past it is an error,
+# not a graceful extrapolation): GPT-2 (``n_positions``), GPT-Neo, OPT, BigCode.
+_LEARNED_POSITIONS = {"gpt2": "n_positions", "gpt_bigcode": "n_positions",
+                      "gpt_neo": "max_position_embeddings", "opt": "max_position_embeddings"}
+
+
+def position_limit(model) -> int | None:
+    """How many positions ``model`` can take (learned absolute positions), or None (no hard limit).
+
+    GPT-NeoX's rotary embeddings have no table to run past, so None; GPT-2's
+    ``wpe`` has ``n_positions`` rows and position ``n_positions`` would index
+    past it (an IndexError on CPU, a device-side assert on CUDA).
+    """
+    cfg = getattr(model, "config", None)
+    key = _LEARNED_POSITIONS.get(getattr(cfg, "model_type", None))
+    limit = getattr(cfg, key, None) if key else None
+    return int(limit) if limit else None

@@ -1,4 +1,12 @@
-"""Build a GPT-NeoX (the Pythia architecture) from a ``[model]`` section, or reload one."""
+"""Build a model from a ``[model]`` section (GPT-NeoX or GPT-2), or reload a saved one.
+
+``arch = "gpt_neox"`` is Pythia's architecture (Biderman et al. 2023): rotary
+position embeddings on ``rotary_pct`` of each head's dims, parallel residual.
+``arch = "gpt2"`` is GPT-2's (Radford et al. 2019), the architecture of the
+Stanford CRFM "Mistral" suites (shared/reference/public-suites.md §1): learned
+absolute position embeddings for ``context`` (= ``n_positions``) positions,
+sequential residual, Conv1D layers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,11 @@ from pathlib import Path
 import torch
 
 from pathdep.spec import ModelSpec
+
+
+def _special_ids(tok) -> dict:
+    return {"bos_token_id": tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
+            "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
 
 
 def neox_config(m: ModelSpec, tok):
@@ -27,23 +40,50 @@ def neox_config(m: ModelSpec, tok):
         hidden_dropout=m.dropout,
         use_parallel_residual=m.parallel_residual,
         tie_word_embeddings=m.tie_embeddings,
-        bos_token_id=tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
+        **_special_ids(tok),
     )
 
 
+def gpt2_config(m: ModelSpec, tok):
+    """A ``GPT2Config`` for this spec and tokenizer: ``n_positions = context`` (a hard limit)."""
+    from transformers import GPT2Config  # deferred, as above
+
+    return GPT2Config(
+        vocab_size=len(tok),
+        n_embd=m.d_model,
+        n_layer=m.n_layers,
+        n_head=m.n_heads,
+        n_inner=m.d_mlp or 4 * m.d_model,
+        n_positions=m.context,
+        attn_pdrop=m.dropout,
+        resid_pdrop=m.dropout,
+        embd_pdrop=m.dropout,
+        tie_word_embeddings=m.tie_embeddings,
+        **_special_ids(tok),
+    )
+
+
+def model_config(m: ModelSpec, tok):
+    """The Hugging Face config of ``m.arch`` for this spec and tokenizer."""
+    return gpt2_config(m, tok) if m.arch == "gpt2" else neox_config(m, tok)
+
+
 def build_model(m: ModelSpec, tok):
-    """A freshly initialised ``GPTNeoXForCausalLM`` (seed torch before calling)."""
+    """A freshly initialised ``GPTNeoXForCausalLM`` or ``GPT2LMHeadModel`` (seed torch first)."""
     # deferred: `pathdep --help` (which lists the analyses) need not import transformers
-    from transformers import GPTNeoXForCausalLM
+    from transformers import GPT2LMHeadModel, GPTNeoXForCausalLM
 
-    return GPTNeoXForCausalLM(neox_config(m, tok))
+    cls = GPT2LMHeadModel if m.arch == "gpt2" else GPTNeoXForCausalLM
+    return cls(model_config(m, tok))
 
 
-def load_neox(folder: str | Path):
-    """A saved GPT-NeoX checkpoint in float32 (``from_pretrained`` maps saved names back)."""
-    # deferred: `pathdep --help` (which lists the analyses) need not import transformers
-    from transformers import GPTNeoXForCausalLM
+def load_saved(folder: str | Path):
+    """A checkpoint pathdep saved, in float32: the class its ``config.model_type`` names.
 
-    return GPTNeoXForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    ``AutoModelForCausalLM`` reads the model type (gpt_neox, gpt2, ...) from
+    config.json; ``from_pretrained`` maps saved names (e.g. ``embed_out``) back.
+    """
+    from transformers import AutoModelForCausalLM  # deferred, as above
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                trust_remote_code=False)

@@ -201,7 +201,8 @@ def load_tokenizer(run: Run, ckpt: Checkpoint | None = None):
 
 
 def model_shape(run: Run) -> dict | None:
-    """Layers, heads, width, vocabulary and context of a run (its newest readable config)."""
+    """Model type (``gpt_neox``, ``gpt2``, ...), layers, heads, width, vocabulary and context of
+    a run (its newest readable config)."""
     # deferred: `pathdep --help` (which lists the analyses) need not import transformers
     from transformers import AutoConfig
 
@@ -213,7 +214,7 @@ def model_shape(run: Run) -> dict | None:
         except (OSError, ValueError) as e:
             log.debug("no config at %s: %s", ckpt.location, e)
             continue
-        return {"layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
+        return {"type": cfg.model_type, "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
                 "d": cfg.hidden_size, "vocab": cfg.vocab_size,
                 "context": getattr(cfg, "max_position_embeddings", None)}
     return None

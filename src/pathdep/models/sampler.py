@@ -6,12 +6,18 @@ prompts with an attention mask). It works with any module whose
 ``forward(input_ids=...)`` returns ``.logits`` (B, T, V); where the model also
 returns ``past_key_values`` (Hugging Face models), continuations reuse the KV
 cache, else the prefix is recomputed. Sampling draws from a seeded
-``torch.Generator``, so a rerun is identical.
+``torch.Generator``, so a rerun is identical. Models with learned absolute
+positions (GPT-2) cannot go past their last position
+(:func:`~pathdep.models.arch.position_limit`): a continuation that would is
+refused before any forward pass, naming the lengths and the limit.
 """
 
 from __future__ import annotations
 
 import torch
+
+from pathdep.errors import PathdepError
+from pathdep.models.arch import position_limit
 
 
 def model_device(model) -> torch.device:
@@ -45,6 +51,22 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
+def check_positions(model, prompt_len: int, max_new: int) -> None:
+    """Refuse a continuation past the model's position limit (GPT-2's n_positions).
+
+    The last token drawn is predicted at position ``prompt_len + max_new - 2``
+    (0-based), so ``prompt_len + max_new - 1`` positions are fed at most.
+    """
+    limit = position_limit(model)
+    if limit is None or max_new <= 0 or prompt_len + max_new - 1 <= limit:
+        return
+    raise PathdepError(
+        f"cannot sample {max_new} tokens after a prompt of {prompt_len}: the model "
+        f"({model.config.model_type}, learned absolute positions) takes at most {limit} "
+        f"positions and this needs {prompt_len + max_new - 1}; shorten the prompt or ask for at "
+        f"most {max(limit - prompt_len + 1, 0)} new tokens")
+
+
 def _draw(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> torch.Tensor:
     """One token per row of ``logits`` (B, V): argmax at temperature 0, else a sample."""
     if temperature <= 0:
@@ -66,6 +88,8 @@ def decode(model, ids: torch.Tensor, max_new: int, *, generator: torch.Generator
     (left-padded rows) the model gets the mask and position ids too.
     """
     fill = eos_id if fill_id is None else fill_id
+    check_positions(model, ids.shape[1] if attention_mask is None
+                    else int(attention_mask.sum(-1).max()), max_new)
     if attention_mask is None:
         res = model(input_ids=ids, use_cache=True)
     else:

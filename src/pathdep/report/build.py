@@ -139,7 +139,7 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
             "pathdep_version": __version__, "runs": runs,
             "measured_runs": [r for r in runs if r in info.measured] if info.runs else runs,
             "failed_checkpoints": info.failures, "gaps": info.gaps(),
-            "evaluation_set": info.eval_description(),
+            "evaluation_set": info.eval_description(), "architectures": info.architectures,
             "factors": {r: info.factors.get(r, {}) for r in runs} if info.factors else {}}
     views = [{"key": s.key, "title": s.title, "questions": ", ".join(s.questions),
               "results": [_result_view(r, fig_index[r.name], folder) for r in s.results]}

@@ -32,6 +32,7 @@ class StoreInfo:
     eval_makeup: dict = field(default_factory=dict)  # see measure.evalset.chunk_documents
     measured: list[str] = field(default_factory=list)  # runs with at least one measured step
     failures: dict[str, str] = field(default_factory=dict)  # "run@step" -> why it failed
+    architectures: list[str] = field(default_factory=list)  # model types of the runs (gpt_neox, gpt2)
 
     def eval_description(self) -> str:
         """What the evaluation set is made of, in one line (empty when unknown)."""
@@ -91,7 +92,8 @@ def read_store_info(store: Path) -> StoreInfo:
                      eval_shape=tuple(int(ds.sizes[d]) for d in ("seq", "pos"))
                      if {"seq", "pos"} <= set(ds.sizes) else None,
                      eval_makeup=_json_attr(ds.attrs.get("eval_makeup")),
-                     failures=read_failures(store))
+                     failures=read_failures(store),
+                     architectures=_json_list(ds.attrs.get("architectures")))
 
 
 def _json_attr(value) -> dict:
@@ -100,3 +102,12 @@ def _json_attr(value) -> dict:
     except ValueError:
         return {}
     return out if isinstance(out, dict) else {}
+
+
+def _json_list(value) -> list[str]:
+    """A JSON list attribute (e.g. ``architectures``); [] when absent (older stores) or unreadable."""
+    try:
+        out = json.loads(value) if isinstance(value, str) else []
+    except ValueError:
+        return []
+    return [str(x) for x in out] if isinstance(out, list) else []

@@ -16,7 +16,7 @@ import itertools
 
 from pathdep.errors import PathdepError
 from pathdep.spec import BranchSpec, InterventionSpec, Spec, TrainSpec
-from pathdep.train.run_plan import RunPlan, fmt
+from pathdep.train.run_plan import RunPlan, fmt, one_line
 from pathdep.train.schedule import checkpoint_steps
 
 
@@ -105,7 +105,7 @@ def _branch(b: BranchSpec, parent: RunPlan, v: dict,
         train = TrainSpec.model_validate(parent.train.model_dump()
                                          | {key: v[key] for key in b.changes})
     except ValueError as e:
-        raise PathdepError(f"run {rid}: the branch gives invalid values: {e}") from None
+        raise PathdepError(f"run {rid}: the branch gives invalid values: {one_line(e)}") from None
     own = []
     if v["intervention"] not in (None, "none"):
         iv = ivs[v["intervention"]]

@@ -22,9 +22,9 @@ import itertools
 
 from pathdep.errors import PathdepError
 from pathdep.paths import check_name
-from pathdep.spec import ModelSpec, Spec, TrainSpec
+from pathdep.spec import ARCH_ONLY_KEYS, ModelSpec, Spec, TrainSpec
 from pathdep.train.branches import plan_branches
-from pathdep.train.run_plan import RunPlan, fmt
+from pathdep.train.run_plan import RunPlan, fmt, one_line
 
 __all__ = ["RunPlan", "expand_grid"]
 
@@ -38,14 +38,28 @@ def _run_id(values: dict, varying: list[str]) -> str:
     return "-".join(parts)
 
 
-def _plan(spec: Spec, values: dict, run_id: str, factor_keys: list[str]) -> RunPlan:
+def _model_values(base: ModelSpec, values: dict, own: set[str]) -> dict:
+    """The ``[model]`` keys of one run: those given in ``[model]``, then the run's grid values.
+
+    Keys another architecture has (``rotary_pct`` for a GPT-2 run) are left out
+    where the run inherits them (from ``[model]``, or from the grid's first run
+    for a variant): with ``arch`` crossed, ``[model] rotary_pct = 1.0`` applies
+    to the GPT-NeoX runs only. Where the run's own combination or variant (the
+    keys ``own``) gives one, ModelSpec's validation names it as an error.
+    """
     model_kw = {k: v for k, v in values.items() if k in ModelSpec.model_fields}
+    arch = model_kw.get("arch", base.arch)
+    merged = base.model_dump(exclude_unset=True) | model_kw
+    return {k: v for k, v in merged.items() if k in own or ARCH_ONLY_KEYS.get(k, arch) == arch}
+
+
+def _plan(spec: Spec, values: dict, run_id: str, factor_keys: list[str], own: set[str]) -> RunPlan:
     train_kw = {k: v for k, v in values.items() if k in TrainSpec.model_fields}
     try:
-        model = ModelSpec.model_validate(spec.model.model_dump() | model_kw)
+        model = ModelSpec.model_validate(_model_values(spec.model, values, own))
         train = TrainSpec.model_validate(spec.train.model_dump() | train_kw)
     except ValueError as e:
-        raise PathdepError(f"run {run_id}: the grid gives invalid values: {e}") from None
+        raise PathdepError(f"run {run_id}: the grid gives invalid values: {one_line(e)}") from None
     chosen = values.get("intervention")
     if chosen is None:
         in_branches = {n for b in spec.branches for n in b.intervention or []}
@@ -68,13 +82,13 @@ def expand_grid(spec: Spec) -> list[RunPlan]:
     plans = []
     for combo in itertools.product(*crossed.values()):
         values = base | dict(zip(crossed, combo, strict=True))
-        plans.append(_plan(spec, values, _run_id(values, varying), factor_keys))
+        plans.append(_plan(spec, values, _run_id(values, varying), factor_keys, set(crossed)))
     for v in spec.grid.variants:
         values = base | {k: x for k, x in v.items() if k != "name"}
         rid = v.get("name") or _run_id(values, varying) + "-" + "-".join(
             f"{k}{fmt(v[k])}" for k in sorted(v) if k not in ("name", "seed", "data_seed")
         )
-        plans.append(_plan(spec, values, rid, factor_keys))
+        plans.append(_plan(spec, values, rid, factor_keys, set(v)))
     plans = plan_branches(spec, plans)
     for p in plans:  # ids are folder names under <out>/runs: a factor value may not add '/'
         try:

@@ -37,7 +37,7 @@ import torch
 from pathdep import atomic, progress
 from pathdep._hf import quiet
 from pathdep.errors import PathdepError
-from pathdep.models.build import build_model, load_neox
+from pathdep.models.build import build_model, load_saved
 from pathdep.spec import LRIntervention
 from pathdep.train.batches import DataOrder, Injector, SeenLog, TokenizedCorpus
 from pathdep.train.grid import RunPlan
@@ -161,7 +161,7 @@ def _start(out: Path, plan: RunPlan, tok, plans=None):
         return _initial(out, plan, tok, plans)
     state = torch.load(state_file, weights_only=False)
     step = state["step"]
-    model = load_neox(ckpt_dir(out, plan.id, step))
+    model = load_saved(ckpt_dir(out, plan.id, step))
     opt = _optimizer(model, plan, state["optimizer"])
     torch.set_rng_state(state["rng"])
     log.info("run %s: resuming from step %d", plan.id, step)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from pathdep.spec import InterventionSpec, ModelSpec, TrainSpec
 from pathdep.train.schedule import checkpoint_steps
 
@@ -38,3 +40,16 @@ class RunPlan:
 def fmt(v) -> str:
     """A factor value as it appears in a run id."""
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def one_line(e: ValueError) -> str:
+    """A validation error in one line per problem: the key, what is wrong, the value given."""
+    if not isinstance(e, ValidationError):
+        return str(e)
+    parts = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        given = "" if err["type"] == "value_error" else f" (got {err.get('input')!r})"
+        parts.append(f"{key + ': ' if key else ''}{msg}{given}")
+    return "; ".join(parts)
