@@ -173,6 +173,7 @@ def test_cli_writes_the_page(built, tmp_path):
 
 
 def test_package_is_callable(built, tmp_path):
+    import pathdep.api  # noqa: F401  binds pathdep.report & co. (a package imported first) to the API
     from pathdep import report as rep
 
     assert rep(built[0], tmp_path / "x.html") == tmp_path / "x.html"

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, figures, properties, simulate
+from pathdep.analysis import bootstrap, data, figures, power, properties, simulate
 from pathdep.analysis.bimodality import bimodality, label
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
@@ -111,10 +111,10 @@ def _stability(P: xr.DataArray, prop: str, n_boot: int, seed: int) -> dict:
 def _verdict(table: pd.DataFrame, stab: dict, n_runs: int) -> str:
     cl = table[table["label"] == "clustered"]
     if not len(cl):
-        maybe = table[table["label"] == "possibly clustered"]
-        extra = f" ({len(maybe)} possibly: {', '.join(maybe['property'])})" if len(maybe) else ""
-        return (f"No property splits the {n_runs} runs into distinct clusters by both the dip test "
-                f"and a 1-vs-2-component mixture{extra}.")
+        text = (f"No property splits the {n_runs} runs into distinct clusters (SigClust, "
+                f"Holm-adjusted over {len(table)} properties)")
+        limit = power.cannot_tell("clusters", n_runs)
+        return text + (f", {limit}." if limit else ".")
     parts = [f"{r['property']} (SigClust p = {r['sigclust_p_holm']:.2g}, Holm-adjusted over "
              f"{len(table)} properties; membership "
              f"fixed from step {stab[r['property']]['stable_from']:.0f}, median run "

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from pathdep.analysis import power
 from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json, write_text
 from pathdep.errors import PathdepError
@@ -100,13 +101,27 @@ def _figures(results: list[AnalysisResult], info: StoreInfo):
     return runs, payloads, index
 
 
-def _result_view(r: AnalysisResult, figures: list[dict], folder: Path) -> dict[str, Any]:
+def calibration_note(name: str, n_runs: int) -> dict[str, Any] | None:
+    """The verdict's false-positive rate and power at this suite's size (analysis/power.py)."""
+    row = power.at(name, n_runs)
+    if row is None:
+        return None
+    return {"n_runs": row.n_runs, "false_positive": row.false_positive, "power": row.power,
+            "reps": row.reps, "effect": row.effect,
+            "text": (f"Calibration at {row.n_runs} runs ({row.reps} simulated suites each, "
+                     f"docs/calibration.md): this verdict claims an effect in "
+                     f"{row.false_positive:.0%} of suites without one, and finds {row.effect} "
+                     f"in {row.power:.0%}.")}
+
+
+def _result_view(r: AnalysisResult, figures: list[dict], folder: Path,
+                 n_runs: int) -> dict[str, Any]:
     tables = [{"key": k, "title": k.replace("_", " "), "csv": str(folder / r.name / f"{k}.csv"),
                **render.table_view(df)} for k, df in r.tables.items()]
     label = ("question " if question_labels(r.question) else "") + (r.question or "")
     return {"name": r.name, "anchor": f"a-{r.name}", "question": r.question, "question_label": label,
             "verdict": r.verdict, "numbers": render.summary_numbers(r.summary),
-            "figures": figures, "tables": tables}
+            "calibration": calibration_note(r.name, n_runs), "figures": figures, "tables": tables}
 
 
 def _runs_table(info: StoreInfo, runs: list[str]) -> dict | None:
@@ -118,10 +133,13 @@ def _runs_table(info: StoreInfo, runs: list[str]) -> dict | None:
 
 def _summary(sections: list[Section], head: dict, skipped: list[dict]) -> dict[str, Any]:
     """Every verdict and its numbers, as strict JSON (NaN -> null) for scripts."""
+    n = len(head["measured_runs"])
     return render.finite({**head, "skipped": skipped,
                           "sections": [{"key": s.key, "title": s.title,
                                         "questions": list(s.questions),
-                                        "analyses": [r.summary_json() for r in s.results]}
+                                        "analyses": [r.summary_json()
+                                                     | {"calibration": calibration_note(r.name, n)}
+                                                     for r in s.results]}
                                        for s in sections]})
 
 
@@ -142,7 +160,8 @@ def _context(store: Path, title: str | None) -> dict[str, Any]:
             "evaluation_set": info.eval_description(), "architectures": info.architectures,
             "factors": {r: info.factors.get(r, {}) for r in runs} if info.factors else {}}
     views = [{"key": s.key, "title": s.title, "questions": ", ".join(s.questions),
-              "results": [_result_view(r, fig_index[r.name], folder) for r in s.results]}
+              "results": [_result_view(r, fig_index[r.name], folder, len(head["measured_runs"]))
+                          for r in s.results]}
              for s in sections]
     return {**head, "sections": views, "skipped": skipped, "n_figures": len(payloads),
             "varying": info.varying_factors(),
