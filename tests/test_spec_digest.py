@@ -2,8 +2,14 @@
 
 A suite folder is identified by its spec digest (``OUT/spec.json``); a resumed
 run whose spec hashes differently is refused as "a different suite". The
-values below were computed before interventions became a discriminated union
-(pydantic 2.13); they must never change.
+values below must not change by accident.
+
+Changed on purpose once: ``[model] rotary_pct``'s default went from 0.25 to 1.0
+(issue 13: with 0.25 no induction head forms in small models), so every spec
+that does not set it hashes anew. The OLD_* pins (computed before interventions
+became a discriminated union, pydantic 2.13) are kept and tested on the same
+specs with ``rotary_pct = 0.25`` written out: that is how a suite trained
+before the change is resumed.
 """
 
 import json
@@ -15,6 +21,11 @@ from pathdep.spec import load_spec, parse_spec
 from tests.conftest import tiny_spec_dict
 
 SHIPPED = {
+    "demo.toml": "fec4d5d0defd2eca",
+    "interventions.toml": "7ad970cde0583e92",
+    "quick.toml": "dd116b58d19fd23a",
+}
+OLD_SHIPPED = {  # rotary_pct = 0.25 (the default before issue 13)
     "demo.toml": "8a9dfac61fb92448",
     "interventions.toml": "7177888c9764c263",
     "quick.toml": "117df0b92047654e",
@@ -31,7 +42,8 @@ EVERY_KIND = [
     {"name": "b", "source": "behavior", "behavior": "brackets", "start": 2, "end": 8},
     {"name": "lr", "lr_scale": 5.0, "start": 1, "end": 2},
 ]
-EVERY_KIND_DIGEST = "07caed0129ee2da4"
+EVERY_KIND_DIGEST = "5785b529fb1a97c6"
+OLD_EVERY_KIND_DIGEST = "07caed0129ee2da4"  # rotary_pct = 0.25
 EVERY_KIND_DUMP = json.loads("""[
  {"docs": ["s1 s2"], "end": 3, "every": 1, "file": null, "name": "d", "rows": 1, "select": null, "source": null, "start": 1},
  {"docs": null, "end": 9, "every": 3, "file": "/abs/canaries.txt", "name": "f", "rows": 2, "select": null, "source": null, "start": 0},
@@ -44,9 +56,10 @@ EVERY_KIND_DUMP = json.loads("""[
 ]""")
 
 
-def _every_kind():
+def _every_kind(**model):
     names = ["none"] + [i["name"] for i in EVERY_KIND]
-    return parse_spec(tiny_spec_dict(interventions=EVERY_KIND, grid={"intervention": names}))
+    return parse_spec(tiny_spec_dict(interventions=EVERY_KIND, grid={"intervention": names},
+                                     model=model))
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -70,3 +83,18 @@ def test_a_dumped_spec_parses_back_to_the_same_digest():
         again = parse_spec(spec.model_dump(mode="json"))
         assert again.digest() == spec.digest()
         assert again.model_dump(mode="json") == spec.model_dump(mode="json")
+
+
+@pytest.mark.parametrize("name", sorted(OLD_SHIPPED))
+def test_a_spec_that_writes_out_the_old_rotary_default_keeps_its_old_digest(name, tmp_path):
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert "rotary_pct" not in text and text.count("[model]\n") == 1
+    old = tmp_path / name
+    old.write_text(text.replace("[model]\n", "[model]\nrotary_pct = 0.25\n"), encoding="utf-8")
+    assert load_spec(old).digest() == OLD_SHIPPED[name]
+    assert _every_kind(rotary_pct=0.25).digest() == OLD_EVERY_KIND_DIGEST
+
+
+def test_the_rotary_default_is_part_of_the_digest():
+    assert _every_kind(rotary_pct=1.0).digest() == EVERY_KIND_DIGEST
+    assert _every_kind(rotary_pct=0.5).digest() not in (EVERY_KIND_DIGEST, OLD_EVERY_KIND_DIGEST)

@@ -31,3 +31,18 @@ def test_no_head_over_the_threshold():
     res = circuit_survival(ds, threshold=0.95, n_boot=10)
     assert (res.tables["fates"].fate == "never formed").all()
     assert "formed in any run" in res.verdict
+
+
+def test_roles_follow_the_one_definition_of_formed():
+    """Without the threshold option, roles are circuits.formed: an induction-score head
+    whose copying is negative holds no induction role (and is 'never formed')."""
+    ds, _ = add_heads(base(n_runs=2, n_steps=10), formation=np.array([4, 5]))
+    res = circuit_survival(ds, n_boot=10)
+    f = res.tables["fates"].set_index(["role", "run"])
+    assert (f.loc["induction", "fate"] == "kept").all()
+    ds["head_score"].loc[{"kind": "copying", "layer_h": 1, "head": 2}] = -0.2
+    res = circuit_survival(ds, n_boot=10)
+    f = res.tables["fates"].set_index(["role", "run"])
+    assert (f.loc["induction", "fate"] == "never formed").all()
+    assert (f.loc["previous_token", "fate"] == "kept").all()
+    assert "copying > 0" in res.verdict

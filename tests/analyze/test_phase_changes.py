@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from pathdep.analysis import circuits
 from pathdep.analyze.phase_changes import change_points, main_change, phase_changes
 
 from .synthetic import add_heads, base
@@ -43,7 +44,7 @@ def test_an_icl_jump_well_after_formation_is_told_apart():
 
 def test_a_small_change_in_weak_heads_is_not_called_formation():
     """Change points exist in any noisy curve; without heads that actually do
-    prefix matching (score >= 0.3) or an ICL drop of >= 0.1 nats, nothing formed."""
+    prefix matching (circuits.THRESHOLD, 0.4) or an ICL drop of >= 0.1 nats, nothing formed."""
     ds = base(n_runs=6, n_steps=16)
     ds, _ = add_heads(ds, formation=np.array([6, 7, 8, 9, 7, 8]), icl_offset=0)
     ds["head_score"].loc[{"kind": "induction"}] = ds["head_score"].sel(kind="induction") * 0.05
@@ -52,3 +53,23 @@ def test_a_small_change_in_weak_heads_is_not_called_formation():
     assert "induction_step" not in res.summary and "icl_jump_step" not in res.summary
     assert res.verdict.startswith("No run formed induction heads")
     assert np.isnan(res.tables["per_run"].induction_step).all()
+
+
+def test_previous_token_heads_are_dated_too():
+    ds, _ = add_heads(base(n_runs=4, n_steps=16), formation=np.array([8, 9, 8, 9]), prev_at=4)
+    res = phase_changes(ds, n_boot=50)
+    st = ds["step"].values
+    found = np.searchsorted(st, res.tables["per_run"].previous_token_step.to_numpy())
+    assert np.all(np.abs(found - 4) <= 1)
+    assert "previous-token heads in 4 of 4 runs" in res.verdict
+
+
+def test_a_prefix_matching_head_that_does_not_copy_is_not_an_induction_head():
+    """Olsson et al.'s second condition: the rising head's copying score is negative
+    (an anti-copying head), so no induction head forms although its score reaches 0.7."""
+    ds, _ = add_heads(base(n_runs=4, n_steps=16), formation=np.array([6, 7, 8, 9]))
+    ds["head_score"].loc[{"kind": "copying", "layer_h": 1, "head": 2}] = -0.5
+    res = phase_changes(ds, n_boot=50)
+    assert np.isnan(res.tables["per_run"].induction_step).all()
+    assert res.verdict.startswith("No run formed induction heads")
+    assert circuits.describe("induction") in res.verdict

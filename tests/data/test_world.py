@@ -228,3 +228,62 @@ def test_extreme_configs_still_give_wellformed_documents(update):
     for text, ann in docs_with(corpus):
         assert " ".join(text[s:e] for s, e in ann["sentences"]) == text
         assert len(ann["brackets"]) == len(matched_brackets(text))
+
+
+COPY = CFG.model_copy(update={"copy_prob": 0.25, "copy_words": (16, 40)})
+
+
+@pytest.fixture(scope="module")
+def copies():
+    return generate(COPY, "train")
+
+
+def test_copy_documents_repeat_their_first_three_eighths_at_a_random_offset(copies):
+    from pathdep.data.world_docs import COPY_SHARE
+
+    docs = [(t, a) for t, a in docs_with(copies) if a.get("copy")]
+    assert len(docs) == round(COPY.copy_prob * COPY.n_docs)
+    lex = copies.info["lexicon"]["main"]
+    content, gaps = set(lex["nouns"] + lex["verbs"] + lex["adjectives"]), set()
+    for text, ann in docs:
+        (rec,) = ann["repeats"]
+        (s1, e1), (s2, e2) = rec["first"], rec["second"]
+        span, body = text[s1:e1].split(), words(text)[1:]  # without "Copy"
+        assert text[s2:e2] == text[s1:e1] and e1 < s2
+        assert COPY.copy_words[0] <= len(body) <= COPY.copy_words[1]
+        assert len(span) == max(1, round(COPY_SHARE * len(body)))
+        assert len(set(span)) == len(span) and set(body) <= content
+        assert Counter(body)[span[0]] == 2  # a span word appears only in its two copies
+        assert body[: len(span)] == span  # the span opens the document
+        gaps.add(len(text[e1:s2].split()))
+        assert ann["sentences"] == [[0, len(text)]]
+    assert len(gaps) > 5  # the copy's offset varies
+
+
+def test_copy_documents_are_mixed_in_not_replacing_the_language(copies, train):
+    lang = [a for a in copies.annotations if not a.get("copy")]
+    assert len(lang) == COPY.n_docs - round(COPY.copy_prob * COPY.n_docs)
+    assert sum(bool(a["facts"]) for a in lang) > 0.5 * len(lang)
+
+
+def test_without_copy_documents_the_corpus_is_the_one_written_before_them():
+    """Pinned on the code before copy documents existed (with drills, whose insertion
+    shares the loop): copy_prob = 0 draws nothing, and the option is not dumped."""
+    import hashlib
+
+    cfg = WorldConfig(n_docs=300, n_eval_docs=20, drill_prob=0.2)
+    c = generate(cfg, "train")
+    digest = hashlib.sha256(json.dumps([c.docs, c.annotations]).encode()).hexdigest()[:16]
+    assert digest == "727870efa31ac6b7"
+    assert "copy_prob" not in cfg.model_dump() and "copy_words" not in cfg.model_dump()
+    assert "copy_prob" in WorldConfig(copy_prob=0.1).model_dump()
+
+
+def test_copy_options_are_checked():
+    with pytest.raises(ValidationError, match="drill_prob \\+ copy_prob"):
+        WorldConfig(drill_prob=0.5, copy_prob=0.5)
+    with pytest.raises(ValidationError, match="copy_words"):
+        WorldConfig(copy_words=(10, 5))
+    with pytest.raises(ValidationError, match="n_words"):
+        WorldConfig(n_words=12, copy_prob=0.1)
+    assert WorldConfig(n_words=12).copy_prob == 0  # no copy documents: no check

@@ -14,6 +14,11 @@ the previous-token head). Two heads of 32 dims per layer; rotary on the first
   into E, which the unembedding reads: it predicts the token after the
   earlier copy (and is a copying head).
 - L1H1 duplicate-token head: query = key = current token; no output.
+
+``handmade_model(layers=1)`` is the one-layer control: L0H0 as above and the
+induction head's wiring (query = current token, key = previous token, copying
+OV) moved to L0H1. With no earlier layer to write P, its keys are all zero, so
+it attends uniformly: K-composition needs two layers (Olsson et al. 2022).
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ def _head_rows(h: int, part: int) -> slice:
     return slice(start, start + DH)
 
 
-def handmade_model(induction: bool = True) -> GPTNeoXForCausalLM:
-    cfg = GPTNeoXConfig(vocab_size=V, hidden_size=D, num_hidden_layers=2, num_attention_heads=H,
+def handmade_model(induction: bool = True, layers: int = 2) -> GPTNeoXForCausalLM:
+    cfg = GPTNeoXConfig(vocab_size=V, hidden_size=D, num_hidden_layers=layers, num_attention_heads=H,
                         intermediate_size=4, max_position_embeddings=128,
                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
                                          "partial_rotary_factor": ROT / DH},
@@ -48,7 +53,10 @@ def handmade_model(induction: bool = True) -> GPTNeoXForCausalLM:
         model.gpt_neox.embed_in.weight[:, E] = torch.eye(V)
         model.lm_head.weight[:, E] = 3 * torch.eye(V)
         _previous_token_head(model)
-        _layer1_heads(model, induction)
+        if layers == 2:
+            _layer1_heads(model, induction)
+        else:
+            _induction_wiring(model.gpt_neox.layers[0].attention, head=1, copy=induction)
     return model
 
 
@@ -64,15 +72,23 @@ def _previous_token_head(model) -> None:
     attn.dense.weight[P, 0:16] = torch.eye(16) / 8  # out: P <- v
 
 
-def _layer1_heads(model, induction: bool) -> None:
-    w = model.gpt_neox.layers[1].attention.query_key_value.weight
-    dense = model.gpt_neox.layers[1].attention.dense.weight
+def _induction_wiring(attn, head: int, copy: bool) -> None:
+    """q = current token (E), k = previous token (P), v = E; with ``copy`` the output E <- v."""
+    w = attn.query_key_value.weight
     content = slice(ROT, DH)  # position-free head dims
-    w[_head_rows(0, 0)][content, E] = 2 * torch.eye(16)  # induction: q = current token
-    w[_head_rows(0, 1)][content, P] = 2 * torch.eye(16)  #            k = previous token
-    w[_head_rows(0, 2)][:16, E] = torch.eye(16)  # v = E
-    if induction:
-        dense[E, 0:16] = 2 * torch.eye(16)  # out: E <- v (copies the attended token)
+    w[_head_rows(head, 0)][content, E] = 2 * torch.eye(16)  # q = current token
+    w[_head_rows(head, 1)][content, P] = 2 * torch.eye(16)  # k = previous token
+    w[_head_rows(head, 2)][:16, E] = torch.eye(16)  # v = E
+    if copy:
+        cols = slice(head * DH, head * DH + 16)
+        attn.dense.weight[E, cols] = 2 * torch.eye(16)  # out: E <- v (copies the attended token)
+
+
+def _layer1_heads(model, induction: bool) -> None:
+    attn = model.gpt_neox.layers[1].attention
+    _induction_wiring(attn, head=0, copy=induction)
+    w = attn.query_key_value.weight
+    content = slice(ROT, DH)
     w[_head_rows(1, 0)][content, E] = 2 * torch.eye(16)  # duplicate: q = current token
     w[_head_rows(1, 1)][content, E] = 2 * torch.eye(16)  #            k = its token
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pathdep.measure.forward import Samples, main_pass
-from pathdep.measure.heads import detection_masks, head_scores
+from pathdep.measure.heads import _mul, detection_masks, head_scores
 from pathdep.measure.job import icl_score
 from pathdep.measure.plan import icl_positions
 from pathdep.store.schema import KINDS
@@ -35,7 +35,7 @@ def test_previous_token_head(scores):
 
 def test_induction_head(scores):
     s = scores["induction"]
-    assert s[1, 0] > 0.6  # at most ~3/4: the first copy has nothing to match
+    assert s[1, 0] > 0.99  # perfect: only tokens with an earlier copy are queries
     assert _others(s, 1, 0).max() < 0.15
 
 
@@ -49,6 +49,22 @@ def test_copying_score(scores):
     s = scores["copying"]
     assert s[1, 0] > 0.9  # the induction head's OV raises the attended token
     assert _others(s, 1, 0).max() < 0  # no output, or output the unembedding cannot read
+
+
+def test_prefix_scores_count_only_queries_with_an_earlier_copy():
+    """A head attending exactly to the token after the earlier copy (or to the earlier
+    copy) scores 1, not 3/4 as when BOS and the first repeat count as queries."""
+    n, T = 3, 13  # BOS + 4 repeats of 3 tokens
+    a = torch.zeros(1, 2, T, T)
+    for i in range(T):
+        prev = i - n if i > n else None  # position of the previous copy of tokens[i]
+        a[0, 0, i, prev + 1 if prev is not None else i] = 1.0  # induction
+        a[0, 1, i, prev if prev is not None else i] = 1.0  # duplicate token
+    x = torch.tensor([[0, *[1, 2, 3] * 4]])
+    dup, ind, dup_rows, ind_rows = _mul(a, x)
+    assert torch.allclose(ind / ind_rows, torch.tensor([1.0, 0.0]))
+    assert torch.allclose(dup / dup_rows, torch.tensor([0.0, 1.0]))
+    assert ind_rows.tolist() == [3 * n, 3 * n]  # 3 repeats have an earlier copy; BOS, 1st do not
 
 
 def test_detection_masks_follow_transformerlens():

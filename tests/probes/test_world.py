@@ -58,3 +58,19 @@ def test_canaries_are_split_by_injection_step(corpus):
     assert probes["canary_early"].items[0].prompt == c0["prompt"]
     assert probes["canary_early"].items[0].correct == (c0["target"],)
     assert c0["target"] not in probes["canary_late"].items[0].correct
+
+
+def test_copy_documents_are_not_the_languages_behaviours():
+    """No probe item is cut from a copy document (drills are kept out of the language and
+    induction probes only, as before copy documents existed)."""
+    mixed = generate(CFG.model_copy(update={"copy_prob": 0.3, "drill_prob": 0.2,
+                                            "copy_words": (8, 24)}), "eval")
+    extra = {d for d, a in enumerate(mixed.annotations) if a.get("copy")}
+    drills = {d for d, a in enumerate(mixed.annotations) if a.get("drill")}
+    assert extra and drills
+    for p in world_probes(mixed, SPEC):
+        for it in p.items:
+            if it.id.startswith("doc"):
+                d = int(it.id.split("@")[0].removeprefix("doc"))
+                assert d not in extra, (p.name, it)
+                assert d not in drills or p.name not in ("language", "induction")

@@ -1,9 +1,10 @@
 """G. Survival of circuits: are the heads doing a job at the end the ones that first did it?
 
-Per run, each head's role at each step: *previous-token* head when its
-``previous_token`` score is at least ``threshold``, *induction* head when its
-``induction`` score is (head scores as in methods.md §1; 0.4 is the threshold
-of the ARENA notes for induction heads). For each role and run: the step the
+Per run, each head's role at each step, as analysis/circuits.py defines it
+(the one definition of "formed", docs/circuits.md): *previous-token* head when
+its ``previous_token`` score is at least 0.4, *induction* head when its
+prefix-matching score is at least 0.4 and its copying score above 0 (Olsson et
+al. 2022's two conditions). For each role and run: the step the
 role first appears, the heads holding it then (the first circuit) and at the
 run's last step (the final circuit), the share of first heads still holding
 it at the end (survival) and the Jaccard overlap of the two sets. A role is
@@ -19,20 +20,15 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis import bootstrap, circuits, data, figures
 from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
-ROLES = ("previous_token", "induction")
+ROLES = circuits.ROLES
 
 
 def _head_names(ds: xr.Dataset) -> list[str]:
     return [f"L{int(layer)}H{int(h)}" for layer in ds["layer_h"].values for h in ds["head"].values]
-
-
-def roles(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """(step, head) bool: which heads hold the role; NaN (padding, not done) holds nothing."""
-    return np.nan_to_num(scores, nan=-np.inf) >= threshold
 
 
 def _fate(first: set, final: set) -> str:
@@ -67,16 +63,15 @@ def _tenure(held: np.ndarray, steps: np.ndarray, heads: list[str]) -> list[dict]
     return rows
 
 
-def _per_run(ds: xr.Dataset, threshold: float):
-    hs = data.masked(ds, "head_score").transpose("run", "step", "kind", "layer_h", "head")
+def _per_run(ds: xr.Dataset, threshold: float | None):
     heads, st, names = _head_names(ds), data.steps(ds), data.runs(ds)
-    kinds = [str(k) for k in hs["kind"].values]
+    kinds = [str(k) for k in ds["kind"].values]
     fate_rows, tenure_rows = [], []
     for role in (r for r in ROLES if r in kinds):
-        sc = hs.sel(kind=role).values.reshape(len(names), len(st), -1)
+        roles = circuits.held(ds, role, threshold)  # (run, step, head)
         for r, run in enumerate(names):
             ok = np.flatnonzero(data.done(ds)[r])
-            held = roles(sc[r, ok], threshold)
+            held = roles[r, ok]
             fate_rows.append({"run": run, "role": role, **survival_row(held, st[ok], heads)})
             tenure_rows += [{"run": run, "role": role, **t} for t in _tenure(held, st[ok], heads)]
     return pd.DataFrame(fate_rows), pd.DataFrame(tenure_rows)
@@ -85,8 +80,9 @@ def _per_run(ds: xr.Dataset, threshold: float):
 class CircuitSurvivalOptions(BootOptions):
     """Options of :func:`circuit_survival`."""
 
-    threshold: float = Field(0.4, ge=0, description=(
-        "Head score at which a head holds a role (ARENA's 0.4 for induction heads)."))
+    threshold: float | None = Field(None, ge=0, description=(
+        "Head score at which a head holds a role; default: analysis/circuits.py's definition "
+        "(0.4 for both roles; an induction head must also copy)."))
 
 
 def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = None,
@@ -98,7 +94,7 @@ def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = No
     if not set(ROLES) & {str(k) for k in ds["kind"].values}:
         raise data.Skip(f"head_score has none of the kinds {ROLES}")
     fates, tenure = _per_run(ds, threshold)
-    summary, parts = {"threshold": threshold}, []
+    summary, parts = {"threshold": dict(circuits.THRESHOLD) if threshold is None else threshold}, []
     for role, g in fates.groupby("role", sort=False):
         formed = g[g["fate"] != "never formed"]
         surv = bootstrap.mean_over_runs(g["survival"].to_numpy(), n_boot=n_boot, seed=seed)
@@ -110,7 +106,9 @@ def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = No
                          f"and the first heads still do the job at the end in {kept} "
                          f"(mean survival {surv})")
         else:
-            parts.append(f"no {role.replace('_', '-')} head (score ≥ {threshold}) formed in any run")
+            rule = (circuits.describe(role) if threshold is None
+                    else f"{role.replace('_', '-')} score >= {threshold:g}")
+            parts.append(f"no {role.replace('_', '-')} head ({rule}) formed in any run")
     verdict = "; ".join(parts)
     verdict = verdict[0].upper() + verdict[1:] + "."
     return AnalysisResult(name="circuit_survival", question="G (survival of circuits)",

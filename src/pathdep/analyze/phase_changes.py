@@ -6,9 +6,12 @@ ICL score, each behaviour probe) is segmented with ruptures' PELT (cost
 first difference, minimum segment 2 checkpoints). The change with the
 largest jump between the segments it separates is the signal's main change,
 dated at the first checkpoint after it. Per run this gives the step at which
-induction heads form (the main change of ``heads:max_induction``) and the step
-at which the ICL score jumps (Olsson et al.: it falls from about −0.1 to
-about −0.4 nats). Across runs: the median of each with an interval, their
+induction heads form (the main change of ``heads:induction_head``, the score of
+the run's best induction head as analysis/circuits.py defines it: prefix
+matching, counted only while the head copies), the step at which
+previous-token heads form (``heads:previous_token_head``), and the step at
+which the ICL score jumps (Olsson et al.: it falls from about −0.1 to about
+−0.4 nats). Across runs: the median of each with an interval, their
 spread (s.d. of log10 step), and the paired difference of the two (log10
 step) with Sellam et al.'s paired bootstrap; the two *coincide* when that
 interval lies within ± one checkpoint spacing, *differ* when it excludes 0.
@@ -22,22 +25,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analysis import bootstrap, data, figures, properties, simulate
+from pathdep.analysis import bootstrap, circuits, data, figures, properties, simulate
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
-INDUCTION, ICL = "heads:max_induction", "icl_score"
+INDUCTION, PREVIOUS, ICL = "heads:induction_head", "heads:previous_token_head", "icl_score"
+HEAD_SIGNALS = {INDUCTION: "induction", PREVIOUS: "previous_token"}  # signal -> circuits role
 PENALTY = 6.0  # × σ² ln T: about 1 % false changes on pure noise of 40 points, 3σ jumps found
 # A change point alone is not a phase change: noise and slow drifts have them too.
-# Induction heads count as formed when the strongest head's prefix-matching score
-# rises to at least INDUCTION_MIN (ARENA's notes call heads induction heads at 0.4;
-# random attention over a 100-token sequence scores about 0.02). The ICL score
-# counts as jumped when it falls by at least ICL_MIN_DROP nats to below
+# A head kind forms at a rise of its best head's score that leaves the run formed
+# (the segment after the change at least circuits.THRESHOLD on average). The ICL
+# score counts as jumped when it falls by at least ICL_MIN_DROP nats to below
 # -ICL_MIN_DROP (Olsson et al.: from above -0.15 to about -0.4).
-INDUCTION_MIN, ICL_MIN_DROP = 0.3, 0.1
+ICL_MIN_DROP = 0.1
 QUALIFIES = {
-    INDUCTION: lambda jump, after: jump > 0 and after >= INDUCTION_MIN,
+    **{sig: (lambda t: lambda jump, after: jump > 0 and after >= t)(circuits.THRESHOLD[role])
+       for sig, role in HEAD_SIGNALS.items()},
     ICL: lambda jump, after: jump <= -ICL_MIN_DROP and after <= -ICL_MIN_DROP,
 }
 
@@ -67,6 +71,20 @@ def main_change(y: np.ndarray, cps: list[int] | None = None) -> tuple[int | None
     jumps = np.diff(means)
     k = int(np.argmax(np.abs(jumps)))
     return cps[k], float(jumps[k])
+
+
+def signals(ds: xr.Dataset) -> xr.DataArray:
+    """The scalar properties plus each head kind's circuit signal (circuits.strongest)."""
+    P = properties.scalar_properties(ds)
+    kinds = {str(k) for k in ds["kind"].values} if data.has_values(ds, "head_score") else set()
+    extra = [sig for sig, role in HEAD_SIGNALS.items() if role in kinds]
+    if not extra:
+        return P
+    arr = np.stack([circuits.strongest(ds, HEAD_SIGNALS[sig]) for sig in extra], -1)
+    E = xr.DataArray(arr, dims=("run", "step", "property"),
+                     coords={"run": P["run"].values, "step": P["step"].values,
+                             "property": extra, "family": ("property", ["heads"] * len(extra))})
+    return xr.concat([P, E], dim="property")
 
 
 def _detect(P: xr.DataArray) -> pd.DataFrame:
@@ -123,9 +141,10 @@ def _bounded(iv: Interval, st: np.ndarray) -> Interval:
     return Interval(iv.value, min(low, iv.low), iv.high, iv.level, iv.n_boot)
 
 
-def _timing(ind: np.ndarray, icl: np.ndarray, st: np.ndarray, n_boot: int, seed: int) -> dict:
+def _timing(ev: dict[str, np.ndarray], st: np.ndarray, n_boot: int, seed: int) -> dict:
+    """Median step and spread (s.d. of log10 step) of each event over runs; ICL vs induction."""
     out = {}
-    for name, v in (("induction_step", ind), ("icl_jump_step", icl)):
+    for name, v in ev.items():
         if np.isfinite(v).sum():
             iv = bootstrap.mean_over_runs(v, fn=np.nanmedian, n_boot=n_boot, seed=seed)
             out[name] = _bounded(iv, st)
@@ -133,6 +152,7 @@ def _timing(ind: np.ndarray, icl: np.ndarray, st: np.ndarray, n_boot: int, seed:
                 lv = np.log10(np.where(v > 0, v, np.nan))
                 out[name.replace("step", "spread")] = bootstrap.mean_over_runs(
                     lv, fn=lambda x: np.nanstd(x), n_boot=n_boot, seed=seed)
+    ind, icl = ev["induction_step"], ev["icl_jump_step"]
     both = np.isfinite(ind) & np.isfinite(icl) & (ind > 0) & (icl > 0)
     out["n_both"] = int(both.sum())
     if both.sum() >= MIN_TIMING_RUNS:
@@ -148,16 +168,25 @@ def _timing(ind: np.ndarray, icl: np.ndarray, st: np.ndarray, n_boot: int, seed:
     return out
 
 
-def _verdict(n_runs: int, ind: np.ndarray, icl: np.ndarray, t: dict) -> str:
+def _verdict(n_runs: int, ev: dict[str, np.ndarray], t: dict) -> str:
+    n = {k: int(np.isfinite(v).sum()) for k, v in ev.items()}
     parts = []
     if "induction_step" in t:
-        parts.append(f"Induction heads formed in {int(np.isfinite(ind).sum())} of {n_runs} runs, at "
-                     f"step {t['induction_step']} (median; the interval starts at the checkpoint before)"
-                     + (f", spread {t['induction_spread'].value:.2g} decades" if
-                        "induction_spread" in t else ""))
+        parts.append(f"Induction heads formed in {n['induction_step']} of {n_runs} runs, at "
+                     f"step {t['induction_step']} (median; the interval starts at the checkpoint "
+                     "before)" + (f", spread {t['induction_spread'].value:.2g} decades" if
+                                  "induction_spread" in t else ""))
+    else:
+        parts.append(f"No run formed induction heads (no head rose to "
+                     f"{circuits.describe('induction')})")
+    if "previous_token_step" in t:
+        parts.append(f"previous-token heads in {n['previous_token_step']} of {n_runs} runs, at "
+                     f"step {t['previous_token_step']}")
     if "icl_jump_step" in t:
-        parts.append(f"the ICL score jumped in {int(np.isfinite(icl).sum())} of {n_runs} runs, at "
+        parts.append(f"the ICL score jumped in {n['icl_jump_step']} of {n_runs} runs, at "
                      f"step {t['icl_jump_step']}")
+    else:
+        parts.append(f"the ICL score fell by {ICL_MIN_DROP} nats or more in none of the {n_runs} runs")
     if "difference_log10" in t:
         how = ("coincide with" if t["coincide"] else "differ from" if t["differ"] else
                "cannot be told apart from")
@@ -167,13 +196,6 @@ def _verdict(n_runs: int, ind: np.ndarray, icl: np.ndarray, t: dict) -> str:
     elif "induction_step" in t and "icl_jump_step" in t:
         parts.append(f"with {t['n_both']} run(s) showing both, this suite cannot tell whether "
                      f"they coincide (at least {MIN_TIMING_RUNS} needed)")
-    if "induction_step" not in t:
-        parts.insert(0, f"No run formed induction heads (no strongest-head prefix-matching score "
-                        f"rose to {INDUCTION_MIN})")
-    if "icl_jump_step" not in t:
-        parts.insert(1, f"the ICL score fell by {ICL_MIN_DROP} nats or more in none of the {n_runs} runs")
-    if not parts:
-        return "No induction-head or ICL-score phase change was found in any run."
     return "; ".join(parts) + "."
 
 
@@ -184,21 +206,23 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
     n_boot, seed = o.n_boot, o.seed
     if not any(data.has_values(ds, v) for v in ("head_score", "icl_score", "behavior")):
         raise data.Skip("the store has no head_score, icl_score or behavior")
-    P = properties.scalar_properties(ds)
+    P = signals(ds)
     cps = _detect(P)
     names, st = data.runs(ds), data.steps(ds)
-    ind, icl = _event_steps(cps, INDUCTION, names), _event_steps(cps, ICL, names)
-    t = _timing(ind, icl, st, n_boot, seed)
-    per_run = pd.DataFrame({"run": names, "induction_step": ind, "icl_jump_step": icl})
+    ev = {"induction_step": _event_steps(cps, INDUCTION, names),
+          "previous_token_step": _event_steps(cps, PREVIOUS, names),
+          "icl_jump_step": _event_steps(cps, ICL, names)}
+    t = _timing(ev, st, n_boot, seed)
+    per_run = pd.DataFrame({"run": names, **ev})
     figs = {}
-    for sig in (INDUCTION, ICL):
+    for sig in (INDUCTION, PREVIOUS, ICL):
         if sig in P["property"].values:
             df = properties.table(P.sel(property=[sig]))
             figs[sig.replace(":", "_")] = figures.lines(df, "step", "value", "run", log_x=True,
                                                         title=f"{sig} per run")
     summary = {**t, "n_runs": len(names)}
     return AnalysisResult(name="phase_changes", question="F/G (phase changes)",
-                          verdict=_verdict(len(names), ind, icl, t), summary=summary,
+                          verdict=_verdict(len(names), ev, t), summary=summary,
                           tables={"per_run": per_run, "change_points": cps}, figures=figs)
 
 
@@ -220,7 +244,8 @@ SIMULATION = Simulation(
 
 ANALYSIS = Analysis(
     "phase_changes",
-    "When do induction heads form and the ICL score jump in each run, and do the two coincide?",
+    "When do induction and previous-token heads form and the ICL score jump in each run, and "
+    "do induction heads and the ICL jump coincide?",
     label="F/G", section="circuits", run=on_store(phase_changes),
     options=BootOptions,
     inputs=StoreInputs(any_of=("head_score", "icl_score", "behavior"), min_runs=1),

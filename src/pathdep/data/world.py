@@ -18,6 +18,10 @@ and canary phrases. Documents (drawn from the split's own stream, see
   then used alone;
 - documents in a second language (own words, SOV order, suffixes -ek, -uz, -ta, -ri);
 - a span of random words written twice (for induction heads);
+- with ``drill_prob`` / ``copy_prob`` > 0, extra documents that reward copying:
+  letter codes written three times, or random words whose first 3/8 is written
+  again at a random offset (annotated ``drill`` / ``copy``; behaviour probes
+  skip them);
 - with ``spelling_variants`` > 0, that share of fact-value mentions in a second
   spelling (an initial 'y': "Tamsin" / "Ytamsin"; numbers do not vary), listed in
   ``info["spellings"]`` ({value: variant}); fact annotations then say which was

@@ -34,6 +34,14 @@ class WorldConfig(BaseModel):
     repeats_per_doc: int = Field(1, ge=1, le=10, description="Most repeated spans in one document.")
     drill_prob: float = Field(0.0, ge=0, lt=1, description="Share of extra 'drill' documents: a random letter code written three times (a strong induction signal).")
     drill_letters: tuple[int, int] = Field((12, 24), description="Length range of a drill code, in letters.")
+    copy_prob: float = Field(
+        0.0, ge=0, lt=1, exclude_if=lambda v: v == 0.0,  # so older specs keep their digest
+        description="Share of extra 'copy' documents: random content words whose first 3/8 is "
+                    "written again at a random later offset (issue 13's recipe, in which "
+                    "induction heads form within a few hundred steps).")
+    copy_words: tuple[int, int] = Field(
+        (24, 48), exclude_if=lambda v: tuple(v) == (24, 48),
+        description="Length range of a copy document, in words (the copied span is 3/8 of it).")
     email_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents with an e-mail address.")
     acronym_prob: float = Field(0.3, ge=0, le=1, description="Share of main-language documents introducing an acronym.")
     bracket_prob: float = Field(0.4, ge=0, le=1, description="Share of documents with bracketed sentences.")
@@ -50,4 +58,14 @@ class WorldConfig(BaseModel):
         if self.repeat_max_words < self.repeat_min_words:
             raise ValueError(f"repeat_max_words ({self.repeat_max_words}) is below "
                              f"repeat_min_words ({self.repeat_min_words})")
+        if self.drill_prob + self.copy_prob >= 1:
+            raise ValueError(f"drill_prob + copy_prob ({self.drill_prob} + {self.copy_prob}) "
+                             "must be below 1: the rest are the language's own documents")
+        lo, hi = self.copy_words
+        if not 2 <= lo <= hi:
+            raise ValueError(f"copy_words {self.copy_words!r} must be (min, max) with "
+                             "2 <= min <= max")
+        if self.copy_prob > 0 and round(3 * hi / 8) > self.n_words - 1:
+            raise ValueError(f"copy_words max {hi} needs {round(3 * hi / 8)} distinct content "
+                             f"words, more than n_words - 1 ({self.n_words - 1})")
         return self

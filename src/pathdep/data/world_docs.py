@@ -3,7 +3,8 @@
 A document is a shuffled list of units (one sentence each): its planned facts,
 maybe an e-mail sentence and bracketed sentences, filler statements and
 questions; then an acronym's introduction with its later uses, and a repeated
-span's two occurrences, are inserted in order.
+span's two occurrences, are inserted in order. Drill and copy documents, mixed
+in among them, exist only to reward in-context copying (induction heads).
 """
 
 from __future__ import annotations
@@ -157,15 +158,55 @@ def drill_doc(rng, letters: tuple[int, int]) -> Writer:
     return w
 
 
+COPY_SHARE = 3 / 8  # of a copy document's words, the copied span (issue 13's recipe)
+
+
+def copy_doc(lex: Lexicon, rng, words: tuple[int, int]) -> Writer:
+    """'Copy: A f1 .. fp A fp+1 .. fm.' with A the first 3/8 of the document's n random
+    content words, written again after p random others (p uniform, so the copy's offset
+    varies from document to document); A's words are distinct and appear nowhere else
+    in the document, so each word of the second copy is predicted by copying alone.
+
+    Drill documents (letter codes written three times, back to back) are a weaker
+    signal: their 26 letters repeat inside a code, so "the token after the earlier
+    copy" is ambiguous, and the copies always follow each other at once.
+    """
+    n = rng.randint(*words)
+    k = max(1, round(COPY_SHARE * n))
+    span = rng.sample(lex.content, k)
+    others = [c for c in lex.content if c not in span]
+    fill = [rng.choice(others) for _ in range(n - 2 * k)]
+    p = rng.randint(0, len(fill))
+    w = Writer(lex.name)
+    w.begin()
+    w.word("Copy")
+    w.word(":", glue=True)
+    text = " ".join(span)
+    rec: dict = {}
+    rec["first"] = [w.word(text), w.pos]
+    w.words(fill[:p])
+    rec["second"] = [w.word(text), w.pos]
+    w.words(fill[p:])
+    w.end(".")
+    w.ann["repeats"].append(rec)
+    w.ann["copy"] = True
+    return w
+
+
 def write_docs(world: World, cfg: WorldConfig, n: int, rng,
                speller: Speller | None = None) -> tuple[list[str], list[dict]]:
-    """``n`` documents: a ``drill_prob`` share of drills, then of the others an exact
-    ``second_language`` share in the second language. A ``speller`` writes some fact
-    values in their second spelling (``spelling_variants``)."""
-    n_drill = round(cfg.drill_prob * n)
-    docs, anns = _language_docs(world, cfg, n - n_drill, rng, speller)
-    for _ in range(n_drill):
-        w = drill_doc(rng, cfg.drill_letters)
+    """``n`` documents: a ``drill_prob`` share of drills and a ``copy_prob`` share of copy
+    documents, then of the others an exact ``second_language`` share in the second
+    language. A ``speller`` writes some fact values in their second spelling
+    (``spelling_variants``). Without copy documents nothing is drawn for them, so the
+    corpus is the one written before they existed."""
+    n_drill, n_copy = round(cfg.drill_prob * n), round(cfg.copy_prob * n)
+    n_copy = min(n_copy, n - n_drill)
+    docs, anns = _language_docs(world, cfg, n - n_drill - n_copy, rng, speller)
+    extra = [lambda: drill_doc(rng, cfg.drill_letters)] * n_drill
+    extra += [lambda: copy_doc(world.main, rng, cfg.copy_words)] * n_copy
+    for make in extra:
+        w = make()
         at = rng.randint(0, len(docs))
         docs.insert(at, w.text())
         anns.insert(at, w.ann)

@@ -7,10 +7,17 @@ Induction Heads", 2022, head activation evaluators; TransformerLens
 - ``previous_token``: on evaluation text, the mean attention on the i -> i-1
   off-diagonal (rows i >= 1).
 - ``duplicate_token`` and ``induction`` (prefix matching): on BOS + n random
-  tokens repeated 4 times (plan.py), TransformerLens' "mul" score
-  ``(A * P).sum() / A.sum()`` with P the duplicate-token pattern (earlier
-  positions holding the same token) or the induction pattern (that pattern
-  shifted right by one: the token *after* an earlier copy).
+  tokens repeated 4 times (plan.py), the mean attention weight from each token
+  to the earlier positions holding the same token (duplicate) or to the tokens
+  that *followed* earlier copies of it (induction: the duplicate pattern shifted
+  right by one), over the query positions that have an earlier copy:
+  ``(A * P).sum() / (A * R).sum()`` with R the rows of P holding any 1. That is
+  methods.md §1's reading of Olsson et al. ("the mean attention weight from each
+  token to the tokens that followed earlier copies"): a token of the first
+  repeat has no earlier copy, so it is not a query. TransformerLens' "mul" score
+  ``(A * P).sum() / A.sum()`` also counts the first repeat and BOS, so a perfect
+  head there peaks at 0.75 with 4 repeats; here it scores 1, and uniform causal
+  attention scores about 0.03 on 4 x 25 tokens (docs/circuits.md).
 - ``copying``: on the n random tokens without BOS, each head's OV circuit on
   the direct path to the logits, as if the head attended fully to position j:
   logits = W_U (gamma_f * centre(W_O W_V ln(x_j))), the final LayerNorm
@@ -68,10 +75,11 @@ def _prev(a: Tensor, _x) -> Tensor:
 
 
 def _mul(a: Tensor, x: Tensor) -> Tensor:
+    """(4, H): attention on the duplicate and induction patterns, and on their query rows."""
     dup, ind = detection_masks(x)
-    total = a.sum(dim=(0, 2, 3))
-    return torch.stack([(a * dup[:, None]).sum(dim=(0, 2, 3)),
-                        (a * ind[:, None]).sum(dim=(0, 2, 3)), total])  # (3, H)
+    sums = [(a * m[:, None]).sum(dim=(0, 2, 3)) for m in (dup, ind)]
+    rows = [(a * m.amax(-1, keepdim=True)[:, None]).sum(dim=(0, 2, 3)) for m in (dup, ind)]
+    return torch.stack([*sums, *rows])  # rows: query positions with an earlier copy
 
 
 def copying_scores(model, tokens: Tensor) -> Tensor:
@@ -113,13 +121,13 @@ def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
     with torch.inference_mode(), arch.eager_attention(model):
         prev = torch.stack(attention_sums(model, text_t, _prev))  # (L, H)
         prev = prev / (text_t.shape[0] * (text_t.shape[1] - 1))
-        mul = torch.stack(attention_sums(model, prefix_t, _mul))  # (L, 3, H)
+        mul = torch.stack(attention_sums(model, prefix_t, _mul))  # (L, 4, H)
     with torch.inference_mode():
         copying = copying_scores(model, prefix_t[:, 1:1 + n])
     by_kind = {
         "previous_token": prev,
         "duplicate_token": mul[:, 0] / mul[:, 2],
-        "induction": mul[:, 1] / mul[:, 2],
+        "induction": mul[:, 1] / mul[:, 3],
         "copying": copying,
     }
     return torch.stack([by_kind[k] for k in KINDS], dim=-1).numpy().astype(np.float32)

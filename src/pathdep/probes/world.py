@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pathdep.data.base import Corpus
 from pathdep.data.counterfactual import counterfactual_facts
+from pathdep.data.world_writer import ANNOTATION_KEYS
 from pathdep.probes.core import Item, Probe
 
 MAX_ITEMS = 64  # per probe, drawn at random (deterministically) when there are more
@@ -103,7 +104,7 @@ def language(corpus: Corpus, rng) -> list[Item]:
     """A word of the document vs words of the other language, at two places per document."""
     out = []
     for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
-        if ann.get("drill"):
+        if ann.get("drill") or ann.get("copy"):
             continue
         other = _content(corpus.info, "second" if ann["language"] == "main" else "main")
         words = list(WORD.finditer(text))[8:]
@@ -128,7 +129,7 @@ def induction(corpus: Corpus, rng) -> list[Item]:
     """In the second copy of a repeated span, the next word vs words not in the span."""
     out = []
     for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
-        if ann.get("drill"):
+        if ann.get("drill") or ann.get("copy"):
             continue
         for rec in ann["repeats"]:
             s, e = rec["second"]
@@ -205,6 +206,18 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
 CANARY_GROUPS = {"canary_early": "early", "canary_late": "late", "canary_none": "none"}
 
 
+def language_only(corpus: Corpus) -> Corpus:
+    """The corpus with copy documents' annotations emptied (their text and indices stay):
+    they are mixed in to train copying, not behaviours of the language, so no probe
+    cuts items from them. (Drill documents keep theirs, as before copy documents.)"""
+    if not any(a.get("copy") for a in corpus.annotations):
+        return corpus
+    blank = {k: [] for k in ANNOTATION_KEYS}
+    anns = [blank | {"language": a["language"], "copy": True} if a.get("copy") else a
+            for a in corpus.annotations]
+    return Corpus(docs=corpus.docs, annotations=anns, info=corpus.info)
+
+
 def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
     """One world probe (``name`` in BUILDERS or CANARY_GROUPS); may have no items."""
     rng = random.Random(f"pathdep.probes.world:{name}")
@@ -213,7 +226,7 @@ def world_probe(name: str, corpus: Corpus, spec: dict | None = None) -> Probe:
         desc = f"canary prompt -> its target vs other canaries' targets ({CANARY_GROUPS[name]})"
     else:
         desc, build = BUILDERS[name]
-        items = [it for it in build(corpus, rng) if it is not None]
+        items = [it for it in build(language_only(corpus), rng) if it is not None]
     if len(items) > MAX_ITEMS:
         items = [items[i] for i in sorted(rng.sample(range(len(items)), MAX_ITEMS))]
     return Probe(name, items, desc, "world")

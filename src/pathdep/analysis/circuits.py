@@ -1,0 +1,99 @@
+"""When a head counts as *formed*: one definition per head kind, for every analysis.
+
+    from pathdep.analysis import circuits
+    circuits.formed(scores, kinds, "induction")   # (..., layer, head) bool
+    circuits.strongest(ds, "induction")           # (run, step): the role's score of its best head
+
+Head scores are those of ``measure/heads.py`` (methods.md §1; docs/circuits.md),
+each on a scale where a perfect head scores 1:
+
+- a **previous-token head** has ``previous_token >= 0.4``;
+- an **induction head** has ``induction`` (prefix matching) ``>= 0.4`` *and*
+  ``copying > 0``: Olsson et al. 2022 ("In-context Learning and Induction
+  Heads", Model Analysis Table) define induction heads by both conditions, a
+  head that attends to the token after an earlier copy *and* raises that token's
+  logit. Where copying cannot be measured (NaN: an architecture without an OV
+  reader, measure/heads.py) the prefix-matching condition alone decides.
+
+0.4 is the threshold at which ARENA's notes name the induction heads of
+``attn-only-2l`` (methods.md §1, a third-party note); uniform attention over a
+100-token sequence scores about 0.02 on either pattern, so 0.4 is far above
+chance. Phase changes (analyze/phase_changes.py) date formation on
+:func:`strongest` and circuit survival (analyze/circuit_survival.py) assigns
+roles with :func:`formed`, so the two cannot disagree on what formed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from pathdep.analysis import data
+
+ROLES = ("previous_token", "induction")
+THRESHOLD = {"previous_token": 0.4, "induction": 0.4}  # the role's own score, at least
+COPYING_MIN = 0.0  # an induction head's copying score, more than (Olsson et al. 2022)
+
+
+def role_score(scores: np.ndarray, kinds: Sequence[str], role: str) -> np.ndarray:
+    """``scores (..., kind)`` -> the role's score per head, 0 where a side condition fails.
+
+    An induction head's prefix-matching score counts only while its copying score
+    is above COPYING_MIN (or not measured); a previous-token head has no side
+    condition. NaN (not measured) stays NaN.
+    """
+    kinds = [str(k) for k in kinds]
+    if role not in THRESHOLD:
+        raise ValueError(f"role {role!r} is not one of {ROLES}")
+    own = scores[..., kinds.index(role)]
+    if role != "induction" or "copying" not in kinds:
+        return own
+    copying = scores[..., kinds.index("copying")]
+    copies = np.isnan(copying) | (copying > COPYING_MIN)
+    return np.where(copies | np.isnan(own), own, 0.0)
+
+
+def formed(scores: np.ndarray, kinds: Sequence[str], role: str,
+           threshold: float | None = None) -> np.ndarray:
+    """``scores (..., kind)`` -> bool per head: it holds ``role`` (NaN holds nothing).
+
+    ``threshold`` replaces THRESHOLD[role] (the side conditions stay).
+    """
+    t = THRESHOLD[role] if threshold is None else threshold
+    return np.nan_to_num(role_score(scores, kinds, role), nan=-np.inf) >= t
+
+
+def _scores(ds: xr.Dataset) -> tuple[np.ndarray, list[str]]:
+    """head_score as (run, step, layer_h, head, kind), not-done cells NaN, and its kinds."""
+    hs = data.masked(ds, "head_score").transpose("run", "step", "layer_h", "head", "kind")
+    return hs.values, [str(k) for k in hs["kind"].values]
+
+
+def strongest(ds: xr.Dataset, role: str) -> np.ndarray:
+    """(run, step): the role's score (:func:`role_score`) of the run's best head.
+
+    The run has a formed head of that role at a step iff this is >= THRESHOLD[role];
+    NaN where no head was measured.
+    """
+    sc, kinds = _scores(ds)
+    if role not in kinds:
+        raise data.Skip(f"head_score has no kind {role!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: not measured
+        return np.nanmax(role_score(sc, kinds, role), axis=(2, 3))
+
+
+def held(ds: xr.Dataset, role: str, threshold: float | None = None) -> np.ndarray:
+    """(run, step, layer_h * head) bool: which heads hold the role at each step."""
+    sc, kinds = _scores(ds)
+    f = formed(sc, kinds, role, threshold)
+    return f.reshape(*f.shape[:2], -1)
+
+
+def describe(role: str) -> str:
+    """The definition in words, for verdicts: 'induction score >= 0.4 and copying > 0'."""
+    s = f"{role.replace('_', '-')} score >= {THRESHOLD[role]:g}"
+    return s + f" and copying > {COPYING_MIN:g}" if role == "induction" else s
