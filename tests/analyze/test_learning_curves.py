@@ -1,6 +1,7 @@
 """Learning curves: planted shapes are recovered, power laws are not called S-shaped, AoA is right."""
 
 import numpy as np
+import pytest
 
 from pathdep.analysis import curve_fit
 from pathdep.analyze.learning_curves import classify_run, learning_curves
@@ -51,3 +52,28 @@ def test_power_laws_are_smooth_not_s_shaped():
         s = final + (np.log(V) - final) * steps[None] ** -b + rng.normal(0, 0.03, (200, 15))
         df, _ = classify_run(np.log10(steps), s, np.log(V), OPTS)
         assert (df["class"] == "smooth").mean() > 0.95, b
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.1, 0.3])
+def test_flat_noisy_curves_are_flat_not_forgetting(noise):
+    """Issue 14: flat curves plus noise on 16 log-spaced checkpoints were called non-monotone
+    24-63 % of the time; now they are flat, and forgetting fires at most 10 % of the time."""
+    from scipy.special import expit
+
+    from pathdep.analyze.learning_curves import classify_run
+
+    opts = {"forget_frac": 0.25, "forget_min": 0.1, "xia_threshold": 0.3, "bic_margin": 2.0}
+    rng = np.random.default_rng(0)
+    x = np.log10(np.unique(np.round(np.geomspace(1, 2000, 16))))
+    flat, _ = classify_run(x, 3.0 + rng.normal(0, noise, (400, len(x))), np.log(500), opts)
+    share = flat["class"].value_counts(normalize=True)
+    assert share.get("flat", 0) > 0.85 and share.get("non-monotone", 0) <= 0.10
+    learned = 6.2 - 5.2 * expit((x[None] - 1.8) / 0.12) + rng.normal(0, noise, (400, len(x)))
+    s_share = classify_run(x, learned, np.log(500), opts)[0]["class"].value_counts(normalize=True)
+    assert s_share.get("S-shaped", 0) > 0.85 and s_share.get("flat", 0) == 0
+    if noise <= 0.1:  # a 1.5-nat relapse, 15 sd or more: still forgetting
+        bump = (6.2 - 5.2 * expit((x[None] - 0.8) / 0.12)
+                + 1.5 * (expit((x[None] - 2.0) / 0.06) - expit((x[None] - 2.8) / 0.06))
+                + rng.normal(0, noise, (400, len(x))))
+        b_share = classify_run(x, bump, np.log(500), opts)[0]["class"].value_counts(normalize=True)
+        assert b_share.get("non-monotone", 0) > 0.85

@@ -13,7 +13,12 @@ against log10(step) (step 0 dropped, as Chang et al. do) is classified:
   alternative (a line or a quadratic in log-step, or a power law in step) by
   more than ``bic_margin`` in BIC, with its transition (xmid ± 2·scale)
   inside the observed steps, i.e. a plateau before and after it;
-- **smooth** otherwise.
+- **smooth** otherwise;
+- **flat** before all of these: the smoothed curve's range is within 4 noise
+  s.d. (the checkpoint noise, from the curve's first differences), so nothing
+  was learned beyond noise; and a rise counts as forgetting only beyond 4 noise
+  s.d. Without these, flat noisy curves were called non-monotone 25-57 % of the
+  time at noise s.d. 0.05-0.3 (issue 14).
 
 Also per token and run: the age of acquisition (Chang et al.: the step where
 the fitted sigmoid is half-way from chance surprisal ln V to its minimum),
@@ -36,8 +41,21 @@ from pathdep.analysis import bootstrap, curve_fit, data, figures, tokens
 from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
-CLASSES = ("S-shaped", "smooth", "non-monotone")
+CLASSES = ("S-shaped", "smooth", "non-monotone", "flat")
 MIN_POINTS = 6
+# Measurement noise decides what counts as a change. sigma: the curve's checkpoint-to-checkpoint
+# noise (MAD of its first differences / 0.6745 / sqrt 2, robust to the trend). A curve whose
+# smoothed range stays within FLAT_K sigma is flat (nothing learned beyond noise); a rise counts
+# as forgetting only beyond FORGET_K sigma. Calibrated on flat and S-shaped curves with noise sd
+# 0.05-0.3 on 16 log-spaced checkpoints (tests/analyze/test_learning_curves.py).
+FLAT_K, FORGET_K = 4.0, 4.0
+
+
+def noise_sd(s: np.ndarray) -> np.ndarray:
+    """Per curve (rows of ``s``), the checkpoint noise estimated from first differences."""
+    d = np.diff(s, axis=1)
+    mad = np.median(np.abs(d - np.median(d, axis=1, keepdims=True)), axis=1)
+    return mad / 0.6745 / np.sqrt(2)
 
 
 def _xia_rise(smooth_s: np.ndarray, threshold: float) -> np.ndarray:
@@ -59,16 +77,19 @@ def classify_run(x: np.ndarray, s: np.ndarray, chance: float,
     forget = np.clip(np.diff(sm, axis=1), 0, None).sum(1)
     amplitude = sm.max(1) - sm.min(1)
     xia = _xia_rise(sm, opts["xia_threshold"])
-    nonmono = ((forget > opts["forget_frac"] * amplitude) & (forget > opts["forget_min"])) | xia
+    sigma = noise_sd(s)
+    flat = amplitude <= FLAT_K * sigma
+    nonmono = ~flat & (((forget > opts["forget_frac"] * amplitude) & (forget > opts["forget_min"])
+                        & (forget > FORGET_K * sigma)) | xia)
     inside = (sig.xmid - 2 * sig.scale > x.min()) & (sig.xmid + 2 * sig.scale < x.max())
-    s_shape = ~nonmono & inside & (b_sig < b_smooth - opts["bic_margin"])
-    cls = np.where(nonmono, "non-monotone", np.where(s_shape, "S-shaped", "smooth"))
+    s_shape = ~flat & ~nonmono & inside & (b_sig < b_smooth - opts["bic_margin"])
+    cls = np.select([flat, nonmono, s_shape], ["flat", "non-monotone", "S-shaped"], "smooth")
     x_fine = np.linspace(x.min(), x.max(), 200)
     fit = sig.predict(x_fine)
     aoa = curve_fit.crossing(fit, x_fine, 0.5 * chance + 0.5 * fit.min(1))
     tail = s[:, -min(11, n):]
     return pd.DataFrame({"class": cls, "aoa_step": 10**aoa, "forgettability": forget,
-                         "xia_rise": xia, "within_run_sd": tail.std(1), "bic_sigmoid": b_sig,
+                         "xia_rise": xia, "noise_sd": sigma, "within_run_sd": tail.std(1), "bic_sigmoid": b_sig,
                          "bic_smooth": b_smooth}), sm
 
 
