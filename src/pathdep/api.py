@@ -27,6 +27,7 @@ function of the same name.
 | rl          | ``rl``             | the :class:`AnalysisResult` of RL fine-tuning |
 | forking     | ``forking``        | the :class:`AnalysisResult` of forking tokens |
 | prompts     | ``prompts``        | the :class:`AnalysisResult` of prompt dependence |
+| calibrate   | ``calibrate``      | rows of false-positive rate and power per analysis and size |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import sys
 from pathdep.analysis.result import AnalysisResult, Interval
 from pathdep.analyze.runner import Results, analyze
 from pathdep.analyze.verbs import barriers, forking, prompts, rl
+from pathdep.calibrate import calibrate
 from pathdep.errors import PathdepError
 from pathdep.measure.api import MeasureResult, measure
 from pathdep.pipeline import EXAMPLES, demo, run
@@ -58,6 +60,7 @@ __all__ = [
     "Suite",
     "analyze",
     "barriers",
+    "calibrate",
     "demo",
     "forking",
     "load_spec",
@@ -71,9 +74,9 @@ __all__ = [
     "train",
 ]
 
-#: Names that ``pathdep`` re-exports. ``rl`` and ``prompts`` stay in ``pathdep.api``:
-#: on ``pathdep`` they would hide the packages ``pathdep.rl`` and ``pathdep.prompts``.
-TOP_LEVEL = tuple(n for n in __all__ if n not in ("EXAMPLES", "rl", "prompts"))
+#: Names that ``pathdep`` re-exports. ``rl``, ``prompts`` and ``calibrate`` stay in
+#: ``pathdep.api``: on ``pathdep`` they would hide the modules of the same names.
+TOP_LEVEL = tuple(n for n in __all__ if n not in ("EXAMPLES", "rl", "prompts", "calibrate"))
 
 
 def _bind() -> None:
