@@ -67,3 +67,20 @@ def test_a_constant_property_has_no_shares_and_factor_order_does_not_matter():
     y = np.random.default_rng(0).normal(size=8)
     rev = decompose(dict(reversed(f.items())), y)
     assert decompose(f, y) == pytest.approx(rev)
+
+
+def test_without_replicates_the_residual_is_called_the_interaction():
+    """A 2x2 grid of init seed x data order, one run per cell: the residual is the interaction."""
+    rng = np.random.default_rng(3)
+    seed, data_seed = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    ds = base(n_runs=4, n_steps=6, factors={"seed": seed, "data_seed": data_seed})
+    final = 0.5 + 0.1 * seed + 0.2 * seed * data_seed + rng.normal(0, 0.01, 4)
+    ds = add_behavior(ds, {"p": np.repeat(final[:, None], 6, 1)})
+    res = factor_variance(ds, n_boot=20)
+    assert res.summary["replicated"] is False
+    assert "the interaction of the factors: no combination of levels is repeated" in res.verdict
+    grid = base(n_runs=8, n_steps=6, factors={"seed": np.r_[seed, seed],
+                                             "data_seed": np.r_[data_seed, data_seed]})
+    grid = add_behavior(grid, {"p": np.repeat(np.r_[final, final + 0.01][:, None], 6, 1)})
+    rep = factor_variance(grid, n_boot=20)
+    assert rep.summary["replicated"] is True and "seed noise and interactions" in rep.verdict

@@ -7,7 +7,8 @@ treated as categorical: init seed, data-order seed, lr, size, intervention,
 when it alone is left out, as statsmodels' ``anova_lm(typ=2)`` computes for a
 main-effects model) divided by the total SS; the residual share is the
 full model's residual SS over the total (seed-to-seed noise of the factors
-not in the grid, plus interactions). In a balanced grid the shares and the
+not in the grid, plus interactions; without replicated cells, the interaction
+alone, and the verdict says so). In a balanced grid the shares and the
 residual add up to 1. Factors with one level are dropped; a factor with a
 different value for every run cannot be told apart from the residual and is
 folded into it. Per-token loss is decomposed the same way, pooled over a
@@ -76,6 +77,17 @@ def decompose(fac: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray | None = 
     return out
 
 
+def replicated(fac: dict[str, np.ndarray]) -> bool:
+    """Whether some combination of the factors' levels holds two or more runs.
+
+    Without replicates (a 2x2 grid of seed x data order, one run per cell) the
+    main-effects model's residual is the interaction of the factors alone: no
+    run measures seed-to-seed noise apart from it.
+    """
+    cells = list(zip(*fac.values(), strict=True))
+    return len(set(cells)) < len(cells)
+
+
 def _rows(prop: str, fac: dict, y: np.ndarray, n_items: int | None, n_boot: int, seed: int):
     keys = [*fac, "residual"]
 
@@ -124,12 +136,17 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
     table = pd.DataFrame(rows)
     med = table.groupby("source")["share"].median().sort_values(ascending=False)
     top = med.drop("residual", errors="ignore")
+    reps = replicated(fac)
+    residual = ("seed noise and interactions" if reps else
+                "the interaction of the factors: no combination of levels is repeated, so no run "
+                "measures noise apart from it")
     verdict = (f"Across {table['property'].nunique()} properties, the factor explaining most "
                f"final-value variance is {top.index[0]} (median share {top.iloc[0]:.2g}); the "
-               f"residual (seed noise and interactions) has median share {med.get('residual', np.nan):.2g}.")
+               f"residual ({residual}) has median share {med.get('residual', np.nan):.2g}.")
     fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
                        err=("share_low", "share_high"))
-    summary = {"factors": list(fac), "median_share": {k: float(v) for k, v in med.items()}}
+    summary = {"factors": list(fac), "replicated": reps,
+               "median_share": {k: float(v) for k, v in med.items()}}
     for _, r in table.iterrows():
         summary.setdefault("shares", {}).setdefault(r["property"], {})[r["source"]] = \
             Interval(r["share"], r["share_low"], r["share_high"])
