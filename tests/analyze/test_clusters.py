@@ -33,3 +33,21 @@ def test_bimodal_detected_unimodal_not_and_membership_locks_at_the_planted_step(
     lk = res.tables["lock_in"]
     assert (lk[lk.property == "behavior:bi"].lock_in_step <= st[lock]).all()
     assert "1 of" in res.verdict and "behavior:bi" in res.verdict
+
+
+def test_a_probe_with_few_distinct_values_is_not_tested_not_clustered():
+    """A two-item probe scores 0, 0.5 or 1: ties look like tight clusters to any split test."""
+    from pathdep.analysis import simulate
+    from pathdep.analyze.clusters import clusters as run_clusters
+
+    rng = np.random.default_rng(0)
+    n = 12
+    curves = {"graded": simulate.learning(rng.normal(0.6, 0.08, n), 12, rng=rng),
+              "two_items": np.repeat(rng.choice([0.0, 0.5, 1.0], n)[:, None], 12, 1)}
+    ds = simulate.with_behavior(simulate.store(n, simulate.log_steps(12)), curves)
+    res = run_clusters(ds, n_boot=20)
+    t = res.tables["properties"].set_index("property")
+    assert t.loc["behavior:two_items", "label"] == "not tested"
+    assert t.loc["behavior:graded", "label"] != "not tested"
+    assert res.summary["n_clustered"] == 0 and res.summary["n_not_tested"] == 1
+    assert "1 more not tested: fewer than 4 distinct values" in res.verdict

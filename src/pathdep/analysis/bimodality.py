@@ -17,7 +17,8 @@ two clusters, so it never decides.
 Labels: *clustered* when p < alpha and the smaller group holds at least
 max(2, 10 %) of the values (one outlying run is not a cluster); *possibly
 clustered* when only the dip test or the mixture says so; *continuous*
-otherwise. Fewer than 4 values are not tested.
+otherwise. Fewer than 4 values, or fewer than 4 distinct ones (a probe with
+two items scores 0, 0.5 or 1), are *not tested*.
 """
 
 from __future__ import annotations
@@ -73,9 +74,11 @@ def bimodality(x: np.ndarray, alpha: float = 0.05, seed: int = 0) -> dict:
 
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
-    if len(x) < MIN_VALUES or np.ptp(x) == 0:
+    if len(x) < MIN_VALUES or len(np.unique(x)) < MIN_VALUES:
+        # Too few values, or values from a small set (the accuracy of a probe with two items
+        # is 0, 0.5 or 1): ties make any split look tight, and no Gaussian null has ties.
         return {"sigclust_p": 1.0, "dip": 0.0, "dip_p": 1.0, "delta_bic": 0.0, "smaller_group": 0,
-                "n": int(len(x)), "label": "continuous"}
+                "n": int(len(x)), "label": "not tested"}
     dip, dip_p = diptest.diptest(x)
     z = ((x - x.mean()) / x.std()).reshape(-1, 1)
     fits = [GaussianMixture(k, n_init=3, reg_covar=1e-3, random_state=seed).fit(z) for k in (1, 2)]

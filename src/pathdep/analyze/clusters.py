@@ -48,17 +48,17 @@ def _holm(rows: list[dict], alpha: float) -> None:
     would call some property clustered in most suites that have no clusters at
     all (Holm 1979, "A simple sequentially rejective multiple test procedure").
     """
-    p = np.array([r["sigclust_p"] for r in rows], float)
-    order = np.argsort(p)
-    m = len(p)
-    adj = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
+    tested = [r for r in rows if r["label"] != "not tested"]
+    p = np.array([r["sigclust_p"] for r in tested], float)
+    m, adj, running = len(p), np.empty(len(p)), 0.0
+    for rank, i in enumerate(np.argsort(p)):
         running = max(running, min(1.0, (m - rank) * p[i]))
         adj[i] = running
-    for r, a in zip(rows, adj, strict=True):
+    for r, a in zip(tested, adj, strict=True):
         r["sigclust_p_holm"] = float(a)
         r["label"] = label(a, r["dip_p"], r["delta_bic"], r["smaller_group"], r["n"], alpha)
+    for r in rows:
+        r.setdefault("sigclust_p_holm", float("nan"))
 
 
 def split(x: np.ndarray) -> np.ndarray:
@@ -109,14 +109,23 @@ def _stability(P: xr.DataArray, prop: str, n_boot: int, seed: int) -> dict:
 
 
 def _verdict(table: pd.DataFrame, stab: dict, n_runs: int) -> str:
+    untested = int((table["label"] == "not tested").sum())
+    table = table[table["label"] != "not tested"]
+    note = (f" ({untested} more not tested: fewer than 4 distinct values)" if untested else "")
+    if not len(table):
+        return f"No property has enough distinct values over the {n_runs} runs to test{note}."
+    return _tested(table, stab, n_runs).rstrip(".") + note + "."
+
+
+def _tested(table: pd.DataFrame, stab: dict, n_runs: int) -> str:
     cl = table[table["label"] == "clustered"]
     if not len(cl):
         text = (f"No property splits the {n_runs} runs into distinct clusters (SigClust, "
-                f"Holm-adjusted over {len(table)} properties)")
+                f"Holm-adjusted over the {len(table)} properties tested)")
         limit = power.cannot_tell("clusters", n_runs)
         return text + (f", {limit}." if limit else ".")
     parts = [f"{r['property']} (SigClust p = {r['sigclust_p_holm']:.2g}, Holm-adjusted over "
-             f"{len(table)} properties; membership "
+             f"{len(table)} properties tested; membership "
              f"fixed from step {stab[r['property']]['stable_from']:.0f}, median run "
              f"{stab[r['property']]['median_lock_in']})" for _, r in cl.iterrows()]
     return (f"{len(cl)} of {len(table)} properties split the {n_runs} runs into distinct clusters: "
@@ -145,7 +154,7 @@ def clusters(ds: xr.Dataset, options: ClustersOptions | None = None, **overrides
     _holm(rows, alpha)
     for row in rows:
         p = row["property"]
-        if row["label"] != "continuous":
+        if row["label"] not in ("continuous", "not tested"):
             stab[p] = _stability(P, p, n_boot, seed)
             row.update(stable_from_step=stab[p]["stable_from"],
                        median_lock_in_step=stab[p]["median_lock_in"].value)
@@ -160,6 +169,7 @@ def clusters(ds: xr.Dataset, options: ClustersOptions | None = None, **overrides
     summary = {"n_clustered": int((table["label"] == "clustered").sum()),
                "n_possibly": int((table["label"] == "possibly clustered").sum()),
                "n_properties": len(table),
+               "n_not_tested": int((table["label"] == "not tested").sum()),
                "stable_from": {p: s["stable_from"] for p, s in stab.items()},
                "median_lock_in": {p: s["median_lock_in"] for p, s in stab.items()}}
     return AnalysisResult(name="clusters", question="C/D (clusters and their stability)",
@@ -186,7 +196,7 @@ SIMULATION = Simulation(
     null=lambda n, seed: _simulated(n, seed, False),
     planted=lambda n, seed: _simulated(n, seed, True),
     claims=lambda res: res.summary.get("n_clustered", 0) > 0,
-    effect="one of 6 properties splits the runs into two equal clusters 4 sd apart",
+    effect="a split of one of 6 properties into two equal clusters 4 sd apart",
     options={"n_boot": 20})
 
 ANALYSIS = Analysis(

@@ -162,13 +162,15 @@ def _verdict(table, bim, share, mean_ret, by, floors, npairs) -> str:
         text += f"; too few runs with an effect ({n_eff}) to test bimodality"
     else:
         how = {"clustered": "bimodal, as seed 001's concept D predicts",
-               "possibly clustered": "possibly bimodal (one of dip test and mixture agrees)",
-               "continuous": "not bimodal"}[bim["label"]]
-        text += (f"; retained fractions are {how} (dip p = {bim['dip_p']:.2g}, "
-                 f"ΔBIC = {bim['delta_bic']:.1f}, n = {n_eff}"
+               "possibly clustered": "not clearly bimodal (only the dip test or the mixture "
+                                     "says so, not SigClust)",
+               "continuous": "not bimodal",
+               "not tested": "too few distinct values to test for bimodality"}[bim["label"]]
+        text += (f"; retained fractions are {how} (SigClust p = {bim['sigclust_p']:.2g}, "
+                 f"dip p = {bim['dip_p']:.2g}, ΔBIC = {bim['delta_bic']:.1f}, n = {n_eff}"
                  + (", a small sample" if n_eff < 20 else "") + ")")
         eta2 = bim.get("eta2_branch_step")
-        if bim["label"] != "continuous" and eta2 is not None and eta2 >= 0.5:
+        if bim["label"] == "clustered" and eta2 is not None and eta2 >= 0.5:
             text += (f", but the branch step explains {eta2:.0%} of their variance: the modes "
                      "follow when the intervention came, not chance among like branches")
     if len(by) > 1:

@@ -239,7 +239,7 @@ SIMULATION = Simulation(
     null=lambda n, seed: _simulated(n, seed, 0),
     planted=lambda n, seed: _simulated(n, seed, 3),
     claims=lambda res: bool(res.summary.get("differ", False)),
-    effect="the ICL score jumps 3 checkpoints (about 1.5 decades of steps) after head formation",
+    effect="an ICL jump 3 checkpoints (0.9 decades of steps) after head formation",
     options={"n_boot": 100})
 
 ANALYSIS = Analysis(
