@@ -47,7 +47,7 @@ def test_some_analyses_are_calibrated():
 
 
 def test_a_planted_timing_difference_is_found_and_none_is_claimed_on_the_null():
-    row = calibrate("phase_changes".split(), sizes=[8], reps=3)[0]
+    row = calibrate(["phase_changes"], sizes=[8], reps=3)[0]
     assert row.power.k == 3 and row.false_positive.k == 0
 
 

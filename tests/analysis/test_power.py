@@ -1,7 +1,6 @@
 """What a verdict can bear: the calibration table is looked up at the suite's size, a verdict
 without an effect says when the suite is too small, and the report shows both rates."""
 
-import json
 
 import pytest
 
