@@ -14,6 +14,8 @@ refused before any forward pass, naming the lengths and the limit.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from pathdep.errors import PathdepError
@@ -114,11 +116,11 @@ def decode(model, ids: torch.Tensor, max_new: int, *, generator: torch.Generator
         if attention_mask is not None:
             mask = torch.cat([mask, gmask[-1][:, None]], 1)
             last = last + 1
-            res = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
-                        past_key_values=past, use_cache=True)
+            res = _cached_step(model, input_ids=nxt[:, None], attention_mask=mask,
+                               position_ids=last[:, None], past_key_values=past, use_cache=True)
             past = res.past_key_values
         elif past is not None:
-            res = model(input_ids=nxt[:, None], past_key_values=past, use_cache=True)
+            res = _cached_step(model, input_ids=nxt[:, None], past_key_values=past, use_cache=True)
             past = res.past_key_values
         else:
             res = model(input_ids=torch.cat([ids, torch.stack(gen, 1)], dim=1))
@@ -161,3 +163,11 @@ def sample_padded(model, prompts: list[list[int]], *, pad_id: int, eos_id: int,
     g, gmask = decode(model, ids, max_new_tokens, generator=generator, temperature=temperature,
                       eos_id=eos_id, fill_id=pad_id, attention_mask=mask)
     return torch.cat([ids, g], 1), torch.cat([mask, gmask], 1), g
+
+
+def _cached_step(model, **inputs):
+    """One forward step on the KV cache, without transformers' notice that ``past_key_values``
+    goes away in 5.40 (pyproject pins transformers below 5.40; the library stays quiet)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
+        return model(**inputs)
