@@ -18,8 +18,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-import numpy as np
-from scipy.stats import norm
+from scipy.stats import binomtest
 
 from pathdep import progress
 from pathdep.analysis.contract import Analysis, Context
@@ -49,11 +48,8 @@ class Rate:
     def of(cls, k: int, n: int, level: float = 0.95) -> Rate:
         if n == 0:
             return cls(0, 0, float("nan"), float("nan"))
-        z = norm.ppf(0.5 + level / 2)
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return cls(k, n, float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        return cls(k, n, float(ci.low), float(ci.high))
 
     def __str__(self) -> str:
         return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}] ({self.k}/{self.n})"

@@ -29,17 +29,28 @@ MIN_VALUES = 4
 N_NULL = 4000  # simulated null suites per p-value
 
 
-def cluster_index(x: np.ndarray) -> np.ndarray:
-    """Within-SS of the best 2-group split / total SS, over the last axis (sorted inside)."""
-    x = np.sort(np.asarray(x, float), axis=-1)
-    n = x.shape[-1]
-    c1, c2 = np.cumsum(x, -1), np.cumsum(x * x, -1)
+def _within(v: np.ndarray) -> np.ndarray:
+    """Within-group sum of squares of every split of sorted ``v`` (last axis) into a lower group
+    of k = 1 .. n-1 values and an upper one."""
+    n = v.shape[-1]
+    c1, c2 = np.cumsum(v, -1), np.cumsum(v * v, -1)
     k = np.arange(1, n)
     l1, l2 = c1[..., :-1], c2[..., :-1]
     r1, r2 = c1[..., -1:] - l1, c2[..., -1:] - l2
-    within = (l2 - l1 ** 2 / k) + (r2 - r1 ** 2 / (n - k))
-    total = c2[..., -1] - c1[..., -1] ** 2 / n
-    return within.min(-1) / np.maximum(total, 1e-300)
+    return (l2 - l1 ** 2 / k) + (r2 - r1 ** 2 / (n - k))
+
+
+def _best_cut(v: np.ndarray) -> int:
+    """Size of the lower group of the optimal 1-D two-means split of sorted ``v``."""
+    return int(np.argmin(_within(v))) + 1
+
+
+def cluster_index(x: np.ndarray) -> np.ndarray:
+    """Within-SS of the best 2-group split / total SS, over the last axis (sorted inside)."""
+    v = np.sort(np.asarray(x, float), axis=-1)
+    n = v.shape[-1]
+    total = np.sum(v * v, -1) - np.sum(v, -1) ** 2 / n
+    return _within(v).min(-1) / np.maximum(total, 1e-300)
 
 
 def sigclust_p(x: np.ndarray, seed: int = 0, n_null: int = N_NULL) -> float:
@@ -49,15 +60,21 @@ def sigclust_p(x: np.ndarray, seed: int = 0, n_null: int = N_NULL) -> float:
     return float((1 + np.sum(null <= cluster_index(x))) / (n_null + 1))
 
 
+def split(x: np.ndarray) -> np.ndarray:
+    """Optimal 1-D two-means labels (True = upper group) of the finite values; NaN stays False."""
+    ok = np.flatnonzero(np.isfinite(x))
+    v = np.sort(x[ok])
+    out = np.zeros(len(x), bool)
+    if len(v) >= 2:
+        out[ok] = x[ok] >= v[_best_cut(v)]
+    return out
+
+
 def smaller_group(x: np.ndarray) -> int:
     """Size of the smaller group of the best 2-group split."""
-    x = np.sort(np.asarray(x, float))
-    n = len(x)
-    c1, c2 = np.cumsum(x), np.cumsum(x * x)
-    k = np.arange(1, n)
-    within = (c2[:-1] - c1[:-1] ** 2 / k) + ((c2[-1] - c2[:-1]) - (c1[-1] - c1[:-1]) ** 2 / (n - k))
-    cut = int(np.argmin(within)) + 1
-    return min(cut, n - cut)
+    v = np.sort(np.asarray(x, float))
+    cut = _best_cut(v)
+    return min(cut, len(v) - cut)
 
 
 def label(p: float, dip_p: float, delta_bic: float, small: int, n: int, alpha: float) -> str:

@@ -123,3 +123,12 @@ def crossing(fit: np.ndarray, x_fine: np.ndarray, threshold: np.ndarray) -> np.n
     below = fit <= threshold[:, None]
     first = np.argmax(below, axis=1)
     return np.where(below.any(1), x_fine[first], x_fine[-1])
+
+
+def noise_sd(s: np.ndarray) -> np.ndarray:
+    """Per curve (last axis), the point-to-point noise s.d. from first differences: their median
+    absolute deviation / 0.6745 (a normal's MAD) / sqrt 2 (a difference has twice the variance);
+    robust to the curve's trend and to its jumps."""
+    d = np.diff(np.asarray(s, float), axis=-1)
+    mad = np.median(np.abs(d - np.median(d, axis=-1, keepdims=True)), axis=-1)
+    return mad / 0.6745 / np.sqrt(2)

@@ -32,12 +32,13 @@ import xarray as xr
 from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures, power, properties, simulate
-from pathdep.analysis.bimodality import bimodality, label
+from pathdep.analysis.bimodality import bimodality, label, split
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
+__all__ = ["ANALYSIS", "ClustersOptions", "bimodality", "clusters", "lock_in", "split"]
 MIN_RUNS = 4
 
 
@@ -59,23 +60,6 @@ def _holm(rows: list[dict], alpha: float) -> None:
         r["label"] = label(a, r["dip_p"], r["delta_bic"], r["smaller_group"], r["n"], alpha)
     for r in rows:
         r.setdefault("sigclust_p_holm", float("nan"))
-
-
-def split(x: np.ndarray) -> np.ndarray:
-    """Optimal 1-D two-means labels (True = upper group) of the finite values; NaN stays False."""
-    ok = np.flatnonzero(np.isfinite(x))
-    v = np.sort(x[ok])
-    n = len(v)
-    if n < 2:
-        return np.zeros(len(x), bool)
-    c1, c2 = np.cumsum(v), np.cumsum(v**2)
-    k = np.arange(1, n)
-    left = c2[k - 1] - c1[k - 1] ** 2 / k
-    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
-    cut = int(np.argmin(left + right)) + 1
-    out = np.zeros(len(x), bool)
-    out[ok] = x[ok] >= v[cut]
-    return out
 
 
 def lock_in(v: np.ndarray) -> np.ndarray:

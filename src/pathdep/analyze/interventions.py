@@ -65,10 +65,10 @@ import xarray as xr
 from pydantic import Field
 
 from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis.bimodality import bimodality
 from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
 from pathdep.analysis.intervention_effects import classify, follow_all
 from pathdep.analysis.result import AnalysisResult, Interval
-from pathdep.analyze.clusters import bimodality
 
 log = logging.getLogger(__name__)
 __all__ = ["ANALYSIS", "InterventionsOptions", "classify", "interventions"]

@@ -51,13 +51,6 @@ MIN_POINTS = 6
 FLAT_K, FORGET_K = 4.0, 4.0
 
 
-def noise_sd(s: np.ndarray) -> np.ndarray:
-    """Per curve (rows of ``s``), the checkpoint noise estimated from first differences."""
-    d = np.diff(s, axis=1)
-    mad = np.median(np.abs(d - np.median(d, axis=1, keepdims=True)), axis=1)
-    return mad / 0.6745 / np.sqrt(2)
-
-
 def _xia_rise(smooth_s: np.ndarray, threshold: float) -> np.ndarray:
     ppl = np.exp(smooth_s[:, int(threshold * smooth_s.shape[1]):])
     m = ppl.mean(1)
@@ -77,7 +70,7 @@ def classify_run(x: np.ndarray, s: np.ndarray, chance: float,
     forget = np.clip(np.diff(sm, axis=1), 0, None).sum(1)
     amplitude = sm.max(1) - sm.min(1)
     xia = _xia_rise(sm, opts["xia_threshold"])
-    sigma = noise_sd(s)
+    sigma = curve_fit.noise_sd(s)
     flat = amplitude <= FLAT_K * sigma
     nonmono = ~flat & (((forget > opts["forget_frac"] * amplitude) & (forget > opts["forget_min"])
                         & (forget > FORGET_K * sigma)) | xia)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analysis import bootstrap, circuits, data, figures, properties, simulate
+from pathdep.analysis import bootstrap, circuits, curve_fit, data, figures, properties, simulate
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
@@ -53,8 +53,7 @@ def change_points(y: np.ndarray, min_size: int = 2) -> list[int]:
     y = np.asarray(y, dtype=float)
     if len(y) < 2 * min_size + 1:
         return []
-    d = np.diff(y)
-    sigma = np.median(np.abs(d - np.median(d))) / 0.6745 / np.sqrt(2)
+    sigma = float(curve_fit.noise_sd(y))
     sigma = max(sigma, 1e-3 * (np.ptp(y) or 1.0))
     bkps = rpt.Pelt(model="l2", min_size=min_size, jump=1).fit(y).predict(
         pen=PENALTY * sigma**2 * np.log(len(y)))
