@@ -23,6 +23,8 @@ def _tiny(name: str, tmp_path):
         return {"n_docs": 20, "n_eval_docs": 5, "n_entities": 10, "n_words": 40, "n_canaries": 3}
     if name == "markov-mixture":
         return {"k": 4, "n_chains": 2, "n_docs": 10, "n_eval_docs": 5, "seq_len": 20}
+    if name == "repeat-copy":
+        return {"n_symbols": 8, "length": 12, "span": 4, "n_docs": 10, "n_eval_docs": 5}
     if name == "text":
         p = tmp_path / "c.txt"
         p.write_text("\n\n".join(f"Document number {i} says hello." for i in range(20)))

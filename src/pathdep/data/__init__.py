@@ -4,6 +4,7 @@
 |------------------|---------------------------------------------------------|
 | world            | synthetic English-like language with ground truth       |
 | markov-mixture   | the mixture of Markov chains of Park et al. (2025)      |
+| repeat-copy      | random symbols with a later copy (induction heads form) |
 | text             | a user's .txt / .jsonl file                             |
 | hf-dataset       | a Hugging Face dataset (hub name or save_to_disk folder)|
 """

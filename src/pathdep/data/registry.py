@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from pathdep.data import markov, text, world
+from pathdep.data import markov, repeat_copy, text, world
 from pathdep.data.base import Corpus, Split
 from pathdep.data.world_config import WorldConfig
 from pathdep.errors import PathdepError
@@ -42,6 +42,9 @@ REGISTRY: dict[str, Generator] = {g.name: g for g in [
     Generator("markov-mixture", markov.MarkovConfig, markov.generate,
               "the mixture of Markov chains of Park et al. (2025)",
               vocab=lambda cfg: {f"s{i}" for i in range(cfg.k)}),
+    Generator("repeat-copy", repeat_copy.RepeatCopyConfig, repeat_copy.generate,
+              "random symbols whose first 3/8 is written again later (induction heads form)",
+              vocab=lambda cfg: {f"c{i}" for i in range(cfg.n_symbols)}),
     Generator("text", text.TextConfig, text.generate_text, "a user's .txt / .jsonl file"),
     Generator("hf-dataset", text.HFDatasetConfig, text.generate_hf,
               "a Hugging Face dataset (hub name or save_to_disk folder)"),

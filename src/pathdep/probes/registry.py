@@ -60,7 +60,7 @@ def _names(option: str | Sequence[str] | None, spec: dict | None) -> list[str]:
         option = option[0]
     if option is None or option == "auto":
         generator = ((spec or {}).get("data") or {}).get("generator")
-        battery = {"world": "world", "markov-mixture": None}.get(generator, "english")
+        battery = {"world": "world", "markov-mixture": None, "repeat-copy": None}.get(generator, "english")
         return list(BATTERIES[battery]) if battery else []
     if option == "none":
         return []

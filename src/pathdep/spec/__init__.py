@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from pathdep.data.markov import MarkovConfig
+from pathdep.data.repeat_copy import RepeatCopyConfig
 from pathdep.data.text import HFDatasetConfig, TextConfig
 from pathdep.data.world import WorldConfig
 from pathdep.errors import PathdepError
@@ -59,7 +60,7 @@ __all__ = ["ARCH_ONLY_KEYS", "BRANCH_TRAIN_KEYS", "GRID_KEYS_FIXED", "BehaviorIn
            "TrainSpec", "format_errors", "load_spec", "parse_spec"]
 
 DataSpec = Annotated[
-    WorldConfig | MarkovConfig | TextConfig | HFDatasetConfig, Field(discriminator="generator")
+    WorldConfig | MarkovConfig | RepeatCopyConfig | TextConfig | HFDatasetConfig, Field(discriminator="generator")
 ]
 
 
@@ -114,7 +115,8 @@ class Spec(_Strict):
         return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
 
 
-_DATA_TAGS = {"world": WorldConfig, "markov-mixture": MarkovConfig, "text": TextConfig,
+_DATA_TAGS = {"world": WorldConfig, "markov-mixture": MarkovConfig,
+              "repeat-copy": RepeatCopyConfig, "text": TextConfig,
               "hf-dataset": HFDatasetConfig}
 
 

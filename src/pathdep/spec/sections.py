@@ -105,6 +105,13 @@ class TrainSpec(_Strict):
         "log:20", description="'log:N' (log-spaced, step 0 included), 'every:K', or a list of steps."
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+    packing: Literal["stream", "doc_start"] = Field(
+        "stream", exclude_if=lambda v: v == "stream",  # so older specs keep their digest
+        description="How documents fill the contexts: 'stream' joins them and cuts every "
+                    "context tokens; 'doc_start' starts every context at a document's start "
+                    "(or every context tokens into a long one) and runs on into the next, so "
+                    "copies inside a document are seen whole. Induction heads formed with "
+                    "'doc_start' and not with 'stream' on 2-layer models (BENCHMARKS.md).")
 
     @field_validator("checkpoints")
     @classmethod

@@ -2,7 +2,13 @@
 
 Each epoch shuffles the documents with ``(data_seed, epoch)``, joins them with
 the end-of-text token and cuts the stream into blocks of ``context`` tokens;
-step s takes the next ``batch_size`` blocks. Because the batch at step s is a
+step s takes the next ``batch_size`` blocks. With ``packing = "doc_start"``
+(``[train] packing``) every block instead starts where a document starts (or
+``context``, ``2 * context``, ... tokens into a long one) and runs on into the
+documents that follow it, so each document is seen from the first position of
+a context, as in the sequences on which Olsson et al. 2022 and issue 13's recipe
+see induction heads form; packed documents cut by a block boundary lose that
+(BENCHMARKS.md, "Do induction heads form in the demo?"). Because the batch at step s is a
 pure function of (data_seed, s), a resumed run sees exactly the data it would
 have seen, and two runs with the same data seed see the same order whatever
 their init seed.
@@ -49,9 +55,14 @@ class TokenizedCorpus:
 class DataOrder:
     """Batches for one data-order seed, plus bookkeeping of what was seen when."""
 
-    def __init__(self, corpus: TokenizedCorpus, data_seed: int, context: int, batch_size: int):
+    def __init__(self, corpus: TokenizedCorpus, data_seed: int, context: int, batch_size: int,
+                 packing: str = "stream"):
         self.c, self.seed, self.T, self.B = corpus, data_seed, context, batch_size
-        self.blocks_per_epoch = len(corpus.ids) // context
+        self.packing = packing
+        if packing == "doc_start":  # ceil(len / T) blocks per document, whatever the order
+            self.blocks_per_epoch = int((-(-np.diff(corpus.offsets) // context)).sum())
+        else:
+            self.blocks_per_epoch = len(corpus.ids) // context
         if self.blocks_per_epoch < 1:
             raise PathdepError(
                 f"the corpus has {len(corpus.ids)} tokens, fewer than one sequence of "
@@ -68,6 +79,15 @@ class DataOrder:
         self._stream = np.concatenate([c.ids[c.offsets[d] : c.offsets[d + 1]] for d in order])
         self._starts = np.concatenate([[0], np.cumsum(lens)])
         self._order, self._epoch = order, epoch
+        if self.packing == "doc_start":
+            T = self.T
+            self._blocks = np.concatenate([np.arange(a, b, T) for a, b in
+                                           zip(self._starts[:-1], self._starts[1:], strict=True)])
+            self._stream = np.concatenate([self._stream, self._stream[:T]])  # the last runs on
+
+    def _block(self, b: int) -> tuple[int, int]:
+        lo = int(self._blocks[b]) if self.packing == "doc_start" else b * self.T
+        return lo, lo + self.T
 
     def batch(self, step: int) -> tuple[torch.Tensor, list[int]]:
         """(input_ids[B, T], doc indices seen) for optimizer step ``step`` (0-based update)."""
@@ -75,12 +95,13 @@ class DataOrder:
         for g in range(step * self.B, (step + 1) * self.B):
             epoch, b = divmod(g, self.blocks_per_epoch)
             self._load_epoch(epoch)
-            lo, hi = b * self.T, (b + 1) * self.T
+            lo, hi = self._block(b)
             rows.append(self._stream[lo:hi])
             if self.c.tracked:
                 first = np.searchsorted(self._starts, lo, side="right") - 1
                 last = np.searchsorted(self._starts, hi, side="left")
-                docs.extend(int(self._order[i]) for i in range(first, last))
+                n = len(self._order)
+                docs.extend(int(self._order[i % n]) for i in range(first, last))
         return torch.from_numpy(np.stack(rows).astype(np.int64)), docs
 
 

@@ -197,7 +197,8 @@ def train_run(out: Path, plan: RunPlan, plans: dict[str, RunPlan] | None = None)
 
 
 def _train(out: Path, plan: RunPlan, tok, plans, *, checkpoints: bool) -> dict:
-    order = DataOrder(load_corpus(out), plan.data_seed, plan.model.context, plan.train.batch_size)
+    order = DataOrder(load_corpus(out), plan.data_seed, plan.model.context, plan.train.batch_size,
+                      plan.train.packing)
     injector = Injector([i for i in plan.interventions if i.injects], _injections(out, tok))
     save_at = set(plan.checkpoint_steps()) if checkpoints else set()
     states_at = {k for k in plan.branch_states
