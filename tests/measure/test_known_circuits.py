@@ -42,6 +42,7 @@ def one_layer():
 def test_two_layer_model_forms_both_heads(two_layer):
     assert _formed(two_layer, "previous_token") == [(0, 0)]
     assert _formed(two_layer, "induction") == [(1, 0)]
+    assert two_layer[1, 0, KINDS.index("ov_eigen")] > 0.99  # its OV circuit copies
 
 
 def test_one_layer_model_forms_no_induction_head(one_layer):
@@ -55,4 +56,5 @@ def test_one_layer_model_forms_no_induction_head(one_layer):
 def test_an_induction_head_that_does_not_copy_is_not_formed():
     scores = _measured(handmade_model(induction=False))
     assert scores[1, 0, KINDS.index("induction")] > 0.99  # the attention is unchanged
+    assert scores[1, 0, KINDS.index("ov_eigen")] <= 0  # but its OV circuit does not copy
     assert _formed(scores, "induction") == []

@@ -9,11 +9,21 @@ each on a scale where a perfect head scores 1:
 
 - a **previous-token head** has ``previous_token >= 0.4``;
 - an **induction head** has ``induction`` (prefix matching) ``>= 0.4`` *and*
-  ``copying > 0``: Olsson et al. 2022 ("In-context Learning and Induction
-  Heads", Model Analysis Table) define induction heads by both conditions, a
-  head that attends to the token after an earlier copy *and* raises that token's
-  logit. Where copying cannot be measured (NaN: an architecture without an OV
-  reader, measure/heads.py) the prefix-matching condition alone decides.
+  copies: Olsson et al. 2022 ("In-context Learning and Induction Heads", Model
+  Analysis Table) define induction heads by both conditions, a head that
+  attends to the token after an earlier copy *and* raises that token's logit.
+  Copying is judged by the sign of ``ov_eigen`` (Σλ/Σ|λ| of the head's OV
+  circuit, Olsson et al.'s mathematical check of copying, > 0); stores measured
+  before it existed fall back to the copying score (``copying > 0``). Where
+  neither can be measured (NaN: an architecture without an OV reader,
+  measure/heads.py) the prefix-matching condition alone decides.
+
+Why the eigenvalues and not the copying score: trained 2-layer heads of 32
+dims that prefix-match at 0.6-0.75 give the attended token 3-5 times its chance
+share of the raise over the sample's 15 tokens (copying score -0.3 to -0.6),
+while their OV eigenvalues are 0.8-0.9 positive; the copying score's zero asks
+the attended token to out-raise all the others together, which a head with
+fewer dimensions than the sample has tokens cannot do (docs/circuits.md).
 
 0.4 is the threshold at which ARENA's notes name the induction heads of
 ``attn-only-2l`` (methods.md §1, a third-party note); uniform attention over a
@@ -35,23 +45,26 @@ from pathdep.analysis import data
 
 ROLES = ("previous_token", "induction")
 THRESHOLD = {"previous_token": 0.4, "induction": 0.4}  # the role's own score, at least
-COPYING_MIN = 0.0  # an induction head's copying score, more than (Olsson et al. 2022)
+COPYING_MIN = 0.0  # an induction head's copying measure, more than (Olsson et al. 2022)
+COPYING_KINDS = ("ov_eigen", "copying")  # the first of these the store holds judges copying
 
 
 def role_score(scores: np.ndarray, kinds: Sequence[str], role: str) -> np.ndarray:
     """``scores (..., kind)`` -> the role's score per head, 0 where a side condition fails.
 
-    An induction head's prefix-matching score counts only while its copying score
-    is above COPYING_MIN (or not measured); a previous-token head has no side
-    condition. NaN (not measured) stays NaN.
+    An induction head's prefix-matching score counts only while the head copies:
+    its ``ov_eigen`` (or, in older stores, ``copying``) is above COPYING_MIN or
+    not measured. A previous-token head has no side condition. NaN (not
+    measured) stays NaN.
     """
     kinds = [str(k) for k in kinds]
     if role not in THRESHOLD:
         raise ValueError(f"role {role!r} is not one of {ROLES}")
     own = scores[..., kinds.index(role)]
-    if role != "induction" or "copying" not in kinds:
+    judge = next((k for k in COPYING_KINDS if k in kinds), None)
+    if role != "induction" or judge is None:
         return own
-    copying = scores[..., kinds.index("copying")]
+    copying = scores[..., kinds.index(judge)]
     copies = np.isnan(copying) | (copying > COPYING_MIN)
     return np.where(copies | np.isnan(own), own, 0.0)
 
@@ -94,6 +107,8 @@ def held(ds: xr.Dataset, role: str, threshold: float | None = None) -> np.ndarra
 
 
 def describe(role: str) -> str:
-    """The definition in words, for verdicts: 'induction score >= 0.4 and copying > 0'."""
+    """The definition in words, for verdicts: 'induction score >= 0.4 and the head copies
+    (OV eigenvalues Σλ/Σ|λ| > 0)'."""
     s = f"{role.replace('_', '-')} score >= {THRESHOLD[role]:g}"
-    return s + f" and copying > {COPYING_MIN:g}" if role == "induction" else s
+    return (s + f" and the head copies (OV eigenvalues Σλ/Σ|λ| > {COPYING_MIN:g})"
+            if role == "induction" else s)

@@ -28,6 +28,17 @@ Induction Heads", 2022, head activation evaluators; TransformerLens
   as [0, 0.5]; with this reading it is [0, 1], so the rescaling is 2q - 1
   (a head raising its attended token more than the rest of the sample
   together scores > 0). GPT-NeoX and GPT-2 only (arch.py); NaN otherwise.
+- ``ov_eigen``: Olsson et al.'s mathematical check of copying (methods.md §1,
+  "copying tracks the OV eigenvalues, Σλ/Σ|λ|"): the eigenvalues λ of each
+  head's full OV circuit on the direct path, W_U (gamma_f * centre(W_O W_V
+  ln(W_E))), restricted to the sample's distinct tokens, as
+  real(Σλ) / Σ|λ| in [-1, 1]: positive when the head raises the tokens it
+  attends to, about 0 for a random head, negative for an anti-copying head.
+  The nonzero eigenvalues of that (tokens x tokens) matrix are those of a
+  (head dim x head dim) product, so it is cheap at any vocabulary size.
+  Unlike ``copying``, it does not ask the attended token to out-raise all the
+  sample's other tokens together, which a head of fewer dimensions than the
+  sample's tokens cannot do (docs/circuits.md; BENCHMARKS.md, issue 13).
 
 Patterns come from an eager-attention pass on these few short sequences only;
 the main log-prob pass keeps the fast attention.
@@ -109,6 +120,28 @@ def copying_scores(model, tokens: Tensor) -> Tensor:
     return scores
 
 
+def ov_eigen_scores(model, ids: Tensor) -> Tensor:
+    """(L, H) real(Σλ)/Σ|λ| of each head's direct-path OV circuit on token ``ids``; NaN if
+    unsupported."""
+    L, H = model.config.num_hidden_layers, model.config.num_attention_heads
+    if not arch.has_ov(model):
+        return torch.full((L, H), float("nan"))
+    ln_f, W_U = arch.unembed(model)
+    W_E = model.get_input_embeddings().weight[ids]  # (k, d)
+    U = W_U[ids].double() * ln_f.weight.double()  # (k, d): gamma_f folded into the reader
+    scores = torch.empty(L, H)
+    for layer in range(L):
+        ov = arch.ov_circuit(model, layer)
+        E = ov.ln(W_E).double()  # the layer's input LayerNorm on the token embeddings
+        for h in range(H):
+            W_O = ov.W_O[h].double()
+            B = (W_O - W_O.mean(-1, keepdim=True)) @ U.T  # (dh, k); centred as the final LN does
+            lam = torch.linalg.eigvals(B @ E @ ov.W_V[h].double())  # (dh,): eig(E W_V B) \ {0}
+            total = lam.abs().sum()
+            scores[layer, h] = float(lam.real.sum() / total) if total > 0 else 0.0
+    return scores
+
+
 def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
     """``head_score[layer, head, kind]`` (kinds as store.schema.KINDS) for one model.
 
@@ -124,10 +157,12 @@ def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
         mul = torch.stack(attention_sums(model, prefix_t, _mul))  # (L, 4, H)
     with torch.inference_mode():
         copying = copying_scores(model, prefix_t[:, 1:1 + n])
+        ov_eigen = ov_eigen_scores(model, prefix_t[:, 1:1 + n].unique())
     by_kind = {
         "previous_token": prev,
         "duplicate_token": mul[:, 0] / mul[:, 2],
         "induction": mul[:, 1] / mul[:, 3],
         "copying": copying,
+        "ov_eigen": ov_eigen,
     }
     return torch.stack([by_kind[k] for k in KINDS], dim=-1).numpy().astype(np.float32)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-KINDS = ("previous_token", "duplicate_token", "induction", "copying")
+KINDS = ("previous_token", "duplicate_token", "induction", "copying", "ov_eigen")
 CHUNK_BYTES = 16 << 20  # target size of one logprob / entropy chunk
 
 
