@@ -73,7 +73,7 @@ def test_sum_probes_with_unequal_lengths_are_warned_about(caplog):
     items = [Item("s1", " s2 s3", " s4"), Item("s1", " s2", " s3"), Item("s5", " s6", " s7 s8 s9")]
     with caplog.at_level(logging.WARNING, logger="pathdep.probes.compile"):
         compile_probes([Probe("uneven", items)], tok, context=16)
-    assert "probe uneven" in caplog.text and "2 of 3 items" in caplog.text
+    assert "total log-prob" in caplog.text and "uneven (2 of 3 items)" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="pathdep.probes.compile"):
         c = compile_probes([Probe("fair", items, scoring="mean")], tok, context=16)

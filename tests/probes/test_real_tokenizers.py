@@ -70,14 +70,14 @@ def test_unequal_token_lengths_are_compared_per_token(tok, caplog):
     probes = list(english_probes())
     with caplog.at_level(logging.WARNING, logger="pathdep.probes.compile"):
         c = compile_probes(probes, tok, context=64)
-    assert set(c.probe_scoring) == {"mean"} and "scores by total" not in caplog.text
+    assert set(c.probe_scoring) == {"mean"} and "total log-prob" not in caplog.text
     lang = _probe("en_language")
     uneven = sum(len({len(_ids(tok, x)) for x in it.correct + it.incorrect}) > 1 for it in lang.items)
     assert uneven > 0  # GPT-2: 7 of 9, NeoX: 4 of 9 pit words of different token lengths
     with caplog.at_level(logging.WARNING, logger="pathdep.probes.compile"):
         compile_probes([replace(lang, scoring="sum")], tok, context=64)
-    assert "probe en_language scores by total log-prob" in caplog.text
-    assert f"{uneven} of {len(lang.items)} items" in caplog.text
+    assert "total log-prob" in caplog.text
+    assert f"en_language ({uneven} of {len(lang.items)} items)" in caplog.text
 
 
 class Unigram(nn.Module):

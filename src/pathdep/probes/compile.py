@@ -16,9 +16,9 @@ its continuations), so all rows of an item score the same span of text and
 share a prompt. A tokenizer without offsets (a slow one) falls back to
 tokenising the two apart, with a warning.
 
-A "sum" probe (core.py) whose items have continuations of different token
-lengths under the tokenizer gets a warning: the total log-prob penalises the
-longer continuation for its length.
+Every "sum" probe (core.py) whose items have continuations of different token
+lengths under the tokenizer is named, with how many items, in one warning: the
+total log-prob penalises the longer continuation for its length.
 """
 
 from __future__ import annotations
@@ -104,7 +104,6 @@ def _fitting(tok, p: Probe, context: int, skip_bad: bool) -> list[tuple[int, Ite
     if bad:
         log.warning("probe %s: %d of %d items left out (they do not fit the tokenizer or the "
                     "context), e.g. %s", p.name, len(bad), len(p.items), bad[0])
-    _warn_unequal(p, out)
     return out
 
 
@@ -113,13 +112,12 @@ def unequal_items(fitting: list[tuple[int, Item, list]]) -> int:
     return sum(len({len(toks) - start for toks, start, _ in rows}) > 1 for _, _, rows in fitting)
 
 
-def _warn_unequal(p: Probe, fitting: list[tuple[int, Item, list]]) -> None:
-    n = unequal_items(fitting) if p.scoring == "sum" else 0
-    if n:
-        log.warning("probe %s scores by total log-prob (scoring = \"sum\") but %d of %d items "
-                    "have continuations of different token lengths under this tokenizer, so "
-                    "the longer one loses for its length; declare scoring = \"mean\" to "
-                    "compare per token", p.name, n, len(fitting))
+def _warn_unequal(uneven: list[str]) -> None:
+    if uneven:
+        log.warning("probes scored by total log-prob (scoring = \"sum\") have items whose "
+                    "continuations differ in token length under this tokenizer, so the longer "
+                    "one loses for its length: %s; declare scoring = \"mean\" to compare per "
+                    "token", ", ".join(uneven))
 
 
 def compile_probes(probes: list[Probe], tok, context: int,
@@ -136,17 +134,20 @@ def compile_probes(probes: list[Probe], tok, context: int,
     if not getattr(tok, "is_fast", False):
         log.warning("the tokenizer has no offset mapping (not a fast tokenizer): probe prompts "
                     "and continuations are tokenised apart, not split at the boundary")
-    rows, item_probe, item_id, kept, scoring = [], [], [], [], []
+    rows, item_probe, item_id, kept, scoring, uneven = [], [], [], [], [], []
     for p in probes:
         fitting = _fitting(tok, p.check(), context, skip_bad)
         if not fitting:
             continue
         kept.append(p.name)
         scoring.append(p.scoring)
+        if p.scoring == "sum" and (n := unequal_items(fitting)):
+            uneven.append(f"{p.name} ({n} of {len(fitting)} items)")
         for k, it, item_rows in fitting:
             rows += [(len(item_probe), *r) for r in item_rows]
             item_probe.append(p.name)
             item_id.append(it.id or f"{p.name}:{k}")
+    _warn_unequal(uneven)
     if not rows:
         return None
     names = kept
