@@ -15,12 +15,14 @@ def test_toml_and_jsonl_files_load(tmp_path):
                  'correct = " s3"\nincorrect = [" s4", " s5"]\n')
     p = load_probe_file(t)
     assert p.name == "pairs" and p.items[0].correct == (" s3",)
-    assert p.items[0].incorrect == (" s4", " s5")
+    assert p.items[0].incorrect == (" s4", " s5") and p.scoring == "sum"  # the default
+    t.write_text('name = "pairs"\nscoring = "mean"\n' + t.read_text().split("\n", 1)[1])
+    assert load_probe_file(t).scoring == "mean"
     j = tmp_path / "set.jsonl"
-    j.write_text(json.dumps({"name": "set"}) + "\n"
+    j.write_text(json.dumps({"name": "set", "scoring": "mean"}) + "\n"
                  + json.dumps({"prompt": "s1", "correct": [" s2", " s3"], "incorrect": " s4"}) + "\n")
     q = load_probe_file(j)
-    assert q.name == "set" and q.items[0].correct == (" s2", " s3")
+    assert q.name == "set" and q.items[0].correct == (" s2", " s3") and q.scoring == "mean"
 
 
 @pytest.mark.parametrize("text, match", [
@@ -28,6 +30,7 @@ def test_toml_and_jsonl_files_load(tmp_path):
     ('[[items]]\nprompt = "a"\ncorrect = "b"\n', "missing"),
     ('[[items]]\nprompt = "a"\ncorrect = "b"\nincorrect = "b"\n', "both correct and incorrect"),
     ('[[items]]\nprompt = "a"\ncorrect = ""\nincorrect = "c"\n', "empty"),
+    ('scoring = "max"\n[[items]]\nprompt = "a"\ncorrect = "b"\nincorrect = "c"\n', "scoring"),
 ])
 def test_bad_probe_files_are_rejected(tmp_path, text, match):
     f = tmp_path / "bad.toml"

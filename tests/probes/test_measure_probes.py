@@ -40,6 +40,7 @@ def test_store_has_behavior_margins_and_items(measured):
     assert ds.probe_item_correct.dims == ("run", "step", "item")
     assert set(ds.item_probe.values) == set(ds.probe.values)
     assert "brackets" in ds.probe.values and "canary_early" in ds.probe.values
+    assert set(ds.probe_scoring.values) == {"sum"}  # the world battery keeps total log-probs
     acc = ds.behavior.sel(step=120).values[0]
     items = ds.probe_item_correct.sel(step=120).values[0]
     for i, p in enumerate(ds.probe.values):  # accuracy is the mean of the item results

@@ -88,3 +88,22 @@ def test_random_init_is_near_chance():
              for a in rng.integers(0, 10, 200)]
     sc = score_probes(model, compile_probes([Probe("coin", items)], tokenizer_for(10), 16))
     assert 0.35 < sc.accuracy[0] < 0.65
+
+
+def test_mean_probes_compare_per_token_and_sum_probes_in_total():
+    """Under Successor, " s3 s9" after "s1 s2" costs one surprise in two tokens, " s8" one in
+    one: in total " s8" wins (by the cost of the expected s3), per token " s3 s9" wins."""
+    tok = tokenizer_for(10)
+    items = [Item("s1 s2", " s3 s9", " s8"), Item("s4 s5", " s6", " s2 s3")]
+    probes = [Probe("total", items), Probe("per_token", items, scoring="mean")]
+    c = compile_probes(probes, tok, context=16)
+    total = row_logprobs(Successor(), c)
+    n = c.row_len - c.row_start
+    want = {"total": total, "per_token": total / n}  # the rules, applied by hand to each row
+    sc = score_probes(Successor(), c)
+    for name in c.names:
+        rows = np.flatnonzero(c.item_probe[c.row_item] == name)
+        ok, bad = want[name][rows[::2]], want[name][rows[1::2]]  # one correct, one wrong each
+        assert sc.item_correct[c.item_probe == name].tolist() == (ok > bad).astype(float).tolist()
+        assert sc.item_margin[c.item_probe == name] == pytest.approx(ok - bad, abs=1e-5)
+    assert sc.accuracy.tolist() == [0.5, 1.0]  # the first item flips with the rule

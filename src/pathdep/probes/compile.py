@@ -1,9 +1,24 @@
 """Probes tokenised once, into the flat arrays the store keeps and every job scores.
 
 Each (item, continuation) is one row: prompt tokens then continuation tokens,
-the prompt cut from the left so the row fits the context. The prompt and the
-continuation are tokenised separately (as lm-evaluation-harness does), so the
-continuation's tokens are the same in every row of an item.
+the prompt cut from the left so the row fits the context.
+
+Prompt and continuation are tokenised *together* and split at the character
+boundary, as lm-evaluation-harness does (``TemplateLM._encode_pair`` in
+``lm_eval/api/model.py``, https://github.com/EleutherAI/lm-evaluation-harness:
+it encodes context + continuation as one string and splits the tokens), so a
+row holds the tokens the model would see in running text. The split uses the
+fast tokenizer's offset mapping: the continuation's tokens are those ending
+after the boundary. Where BPE merges a token across it (GPT-2 merges ``"}``,
+``)]``, ``]}``), that token is moved into the continuation: the boundary moves
+left to the token's start, for every row of the item alike (the earliest over
+its continuations), so all rows of an item score the same span of text and
+share a prompt. A tokenizer without offsets (a slow one) falls back to
+tokenising the two apart, with a warning.
+
+Every "sum" probe (core.py) whose items have continuations of different token
+lengths under the tokenizer is named, with how many items, in one warning: the
+total log-prob penalises the longer continuation for its length.
 """
 
 from __future__ import annotations
@@ -22,21 +37,50 @@ log = logging.getLogger(__name__)
 CompiledProbes = ProbeArrays  # the store's plain arrays: the store knows no probe classes
 
 
-def _ids(tok, text: str, where: str) -> list[int]:
-    ids = list(tok(text, add_special_tokens=False)["input_ids"]) if text else []
+def _encode(tok, text: str, n_prompt: int, where: str) -> tuple[list[int], list[int]]:
+    """Token ids of ``text`` and the character each token ends at."""
+    if getattr(tok, "is_fast", False):
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids, ends = list(enc["input_ids"]), [int(e) for _, e in enc["offset_mapping"]]
+    else:  # no offsets: prompt and continuation tokenised apart
+        p, c = (list(tok(t, add_special_tokens=False)["input_ids"]) if t else []
+                for t in (text[:n_prompt], text[n_prompt:]))
+        ids, ends = p + c, [n_prompt] * len(p) + [len(text)] * len(c)
     unk = getattr(tok, "unk_token_id", None)
-    if text and (not ids or (unk is not None and unk in ids)):
+    if not ids or (unk is not None and unk in ids):
         raise PathdepError(f"{where}: {text!r} cannot be tokenised by this tokenizer (it gives "
                            f"{ids}); remove the item or use text the tokenizer knows")
-    return ids
+    return ids, ends
+
+
+def _boundary(ends: list[list[int]], b: int) -> tuple[int, list[int]]:
+    """The item's character boundary and each row's first continuation token.
+
+    A row's continuation is its tokens ending after ``b``; a token that starts
+    before ``b`` moves ``b`` to where the previous token ends, until every row
+    has a token boundary at ``b``.
+    """
+    while True:
+        cut = [next((i for i, e in enumerate(row) if e > b), len(row)) for row in ends]
+        nb = min(row[c - 1] if c else 0 for row, c in zip(ends, cut, strict=True))
+        if nb == b:
+            return b, cut
+        b = nb
 
 
 def _item_rows(tok, probe: Probe, k: int, it: Item, context: int) -> list[tuple[list[int], int, bool]]:
     where = f"probe {probe.name!r} item {it.id or k}"
-    prompt = _ids(tok, it.prompt, where)
+    texts = [(c, True) for c in it.correct] + [(c, False) for c in it.incorrect]
+    encs = [_encode(tok, it.prompt + c, len(it.prompt), where) for c, _ in texts]
+    b, cuts = _boundary([e for _, e in encs], len(it.prompt))
+    if b < len(it.prompt):
+        log.debug("%s: a token spans the end of the prompt; %r is scored with the continuation",
+                  where, it.prompt[b:])
     rows = []
-    for text, ok in [(c, True) for c in it.correct] + [(c, False) for c in it.incorrect]:
-        cont = _ids(tok, text, where)
+    for ((text, ok), (ids, _)), c in zip(zip(texts, encs, strict=True), cuts, strict=True):
+        prompt, cont = ids[:c], ids[c:]
+        if not cont:
+            raise PathdepError(f"{where}: continuation {text!r} gives no tokens of its own")
         if len(cont) >= context:
             raise PathdepError(f"{where}: continuation {text!r} has {len(cont)} tokens, not "
                                f"fewer than the context ({context})")
@@ -63,6 +107,19 @@ def _fitting(tok, p: Probe, context: int, skip_bad: bool) -> list[tuple[int, Ite
     return out
 
 
+def unequal_items(fitting: list[tuple[int, Item, list]]) -> int:
+    """How many items have continuations of different token lengths."""
+    return sum(len({len(toks) - start for toks, start, _ in rows}) > 1 for _, _, rows in fitting)
+
+
+def _warn_unequal(uneven: list[str]) -> None:
+    if uneven:
+        log.warning("probes scored by total log-prob (scoring = \"sum\") have items whose "
+                    "continuations differ in token length under this tokenizer, so the longer "
+                    "one loses for its length: %s; declare scoring = \"mean\" to compare per "
+                    "token", ", ".join(uneven))
+
+
 def compile_probes(probes: list[Probe], tok, context: int,
                    skip_bad: bool = False) -> CompiledProbes | None:
     """Tokenise ``probes`` with ``tok`` into rows of at most ``context`` tokens.
@@ -74,16 +131,23 @@ def compile_probes(probes: list[Probe], tok, context: int,
     names = [p.name for p in probes]
     if len(set(names)) != len(names):
         raise PathdepError(f"probe names repeat: {names}; each probe needs its own name")
-    rows, item_probe, item_id, kept = [], [], [], []
+    if not getattr(tok, "is_fast", False):
+        log.warning("the tokenizer has no offset mapping (not a fast tokenizer): probe prompts "
+                    "and continuations are tokenised apart, not split at the boundary")
+    rows, item_probe, item_id, kept, scoring, uneven = [], [], [], [], [], []
     for p in probes:
         fitting = _fitting(tok, p.check(), context, skip_bad)
         if not fitting:
             continue
         kept.append(p.name)
+        scoring.append(p.scoring)
+        if p.scoring == "sum" and (n := unequal_items(fitting)):
+            uneven.append(f"{p.name} ({n} of {len(fitting)} items)")
         for k, it, item_rows in fitting:
             rows += [(len(item_probe), *r) for r in item_rows]
             item_probe.append(p.name)
             item_id.append(it.id or f"{p.name}:{k}")
+    _warn_unequal(uneven)
     if not rows:
         return None
     names = kept
@@ -94,4 +158,5 @@ def compile_probes(probes: list[Probe], tok, context: int,
     return CompiledProbes(
         names, np.array(item_probe), np.array(item_id), tokens,
         np.array([r[0] for r in rows], np.int64), np.array([r[2] for r in rows], np.int64),
-        np.array([len(r[1]) for r in rows], np.int64), np.array([r[3] for r in rows], bool))
+        np.array([len(r[1]) for r in rows], np.int64), np.array([r[3] for r in rows], bool),
+        np.array(scoring))

@@ -4,15 +4,28 @@
     p = Probe("brackets", [Item("(a [b", ["]"], [")", "}"])])
     p = load_probe_file("my_probe.toml")            # or .jsonl, one item per line
 
-An item is right when its best acceptable continuation has a higher total
-log-probability than every wrong one; its margin is that difference (nats).
-One acceptable continuation and one wrong one is a minimal pair; several
-single-token acceptable continuations are a set of acceptable next tokens.
+An item is right when its best acceptable continuation scores higher than
+every wrong one; its margin is that difference. One acceptable continuation
+and one wrong one is a minimal pair; several single-token acceptable
+continuations are a set of acceptable next tokens.
 
-File formats. TOML: ``name``, ``description`` and ``[[items]]`` tables with
-``prompt``, ``correct`` and ``incorrect`` (a string or a list of strings).
-JSONL: one item object per line; the probe is named after the file (or a
-first line ``{"name": ..., "description": ...}`` without ``prompt``).
+A probe declares how continuations are compared (``scoring``):
+
+- ``"sum"`` (the default): total log-probability, nats. Fair when every
+  continuation of an item has the same number of tokens under the suite's
+  tokenizer; compile.py warns about a "sum" probe whose items do not.
+- ``"mean"``: mean log-probability per token, nats per token: the per-token
+  likelihood that Brown et al. 2020 (GPT-3, arXiv:2005.14165, section 2.4)
+  compare "to normalize for length" (lm-evaluation-harness's ``acc_norm``
+  normalises per character instead). For words whose token count depends on
+  the tokenizer, so that a 2-token right word is not beaten by a 1-token wrong
+  one for its length alone.
+
+File formats. TOML: ``name``, ``description``, ``scoring`` (optional) and
+``[[items]]`` tables with ``prompt``, ``correct`` and ``incorrect`` (a string
+or a list of strings). JSONL: one item object per line; the probe is named
+after the file (or a first line ``{"name": ..., "description": ...,
+"scoring": ...}`` without ``prompt``).
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ from pathlib import Path
 
 from pathdep.errors import PathdepError
 from pathdep.paths import check_name
+
+SCORINGS = ("sum", "mean")  # how a probe compares continuations (module docstring)
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class Probe:
     description: str = ""
     source: str = "built-in"
     meta: dict = field(default_factory=dict)
+    scoring: str = "sum"  # "sum": total log-prob; "mean": per token (module docstring)
 
     def check(self) -> Probe:
         where = f"probe {self.name!r} ({self.source})"
@@ -56,6 +72,8 @@ class Probe:
             check_name("probe", self.name)
         except ValueError as e:
             raise PathdepError(f"{where}: {e}") from None
+        if self.scoring not in SCORINGS:
+            raise PathdepError(f"{where}: scoring = {self.scoring!r}; use one of {list(SCORINGS)}")
         if not self.items:
             raise PathdepError(f"{where} has no items; give at least one [[items]] entry")
         for i, it in enumerate(self.items):
@@ -102,7 +120,7 @@ def load_probe_file(path: str | Path) -> Probe:
             raise PathdepError(f"{path} is not valid TOML: {e}") from None
         items = [_item(x, f"{path} item {i}") for i, x in enumerate(d.get("items", []))]
         return Probe(str(d.get("name", path.stem)), items, str(d.get("description", "")),
-                     str(path)).check()
+                     str(path), scoring=str(d.get("scoring", "sum"))).check()
     if path.suffix == ".jsonl":
         return _jsonl(path, text)
     raise PathdepError(f"probe file {path}: use a .toml or .jsonl file")
@@ -119,4 +137,4 @@ def _jsonl(path: Path, text: str) -> Probe:
     head = rows.pop(0) if rows and isinstance(rows[0], dict) and "prompt" not in rows[0] else {}
     items = [_item(x, f"{path} item {i}") for i, x in enumerate(rows)]
     return Probe(str(head.get("name", path.stem)), items, str(head.get("description", "")),
-                 str(path)).check()
+                 str(path), scoring=str(head.get("scoring", "sum"))).check()

@@ -4,6 +4,15 @@ induction on repeated random words (generated here with a fixed seed).
     probes = english_probes()          # en_punct, en_brackets, ..., en_induction
 
 The files were written for this project; each is a probe file (core.py format).
+
+Every probe of the battery compares continuations per token (``scoring =
+"mean"``, core.py). Items with equal token lengths cannot be built into the
+files: a natural-text suite trains its own BPE, so whether " pain" or " NASA"
+is one token or three is known only per suite (with GPT-2's tokenizer 7 of 9
+en_language items pit a 2-token right word against a 1-token wrong one; with a
+suite's own, most induction items differ). Where an item's lengths are equal,
+the mean ranks its continuations as the sum does, so its accuracy is unchanged
+and only its margin is divided by the length.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ def induction_probe() -> Probe:
         prompt = " ".join(span) + ". " + " ".join(span[:k])
         items.append(Item(prompt, " " + span[k], tuple(" " + w for w in wrong), f"en_induction:{i}"))
     return Probe("en_induction", items, "induction: the next word of a repeated span of random "
-                 "words vs words not in it", "built-in")
+                 "words vs words not in it", "built-in", scoring="mean")
 
 
 @cache

@@ -3,7 +3,8 @@
 Rows are sorted by length and right-padded (under causal attention, padding
 after a row's end changes nothing before it), one forward pass per batch; the
 head is applied only at the positions that predict continuation tokens, whose
-log-probs are summed per row.
+log-probs are summed per row. A row is then compared by that total, or by its
+mean per token where its probe declares ``scoring = "mean"`` (core.py).
 
     scores = score_probes(model, compiled, batch_size=16)
     scores.accuracy, scores.margin          # (probe,)
@@ -24,9 +25,9 @@ from pathdep.probes.compile import CompiledProbes
 @dataclass
 class ProbeScores:
     accuracy: np.ndarray  # (probe,) float32: share of items right
-    margin: np.ndarray  # (probe,) float32: mean item margin (nats)
+    margin: np.ndarray  # (probe,) float32: mean item margin (nats; per token for "mean" probes)
     item_correct: np.ndarray  # (item,) float32: 1 right, 0 wrong
-    item_margin: np.ndarray  # (item,) float32: best correct - best incorrect total log-prob
+    item_margin: np.ndarray  # (item,) float32: best correct - best incorrect score
 
 
 def row_logprobs(model, c: CompiledProbes, batch_size: int = 16) -> np.ndarray:
@@ -57,8 +58,16 @@ def _continuation_positions(c: CompiledProbes, idx: np.ndarray) -> tuple[torch.T
     return torch.from_numpy(np.concatenate(rows)), torch.from_numpy(np.concatenate(pos))
 
 
+def row_scores(c: CompiledProbes, row_lp: np.ndarray) -> np.ndarray:
+    """What each row is compared by: its total log-prob, or the mean per token of its
+    continuation where its probe declares ``scoring = "mean"``, (row,) float64."""
+    per_token = np.isin(c.item_probe[c.row_item], np.asarray(c.names)[c.probe_scoring == "mean"])
+    return np.where(per_token, row_lp / (c.row_len - c.row_start), row_lp)
+
+
 def scores_from_rows(c: CompiledProbes, row_lp: np.ndarray) -> ProbeScores:
     """Per-item and per-probe results from the rows' total log-probs."""
+    row_lp = row_scores(c, row_lp)
     best_ok = np.full(c.n_items, -np.inf)
     best_bad = np.full(c.n_items, -np.inf)
     np.maximum.at(best_ok, c.row_item[c.row_correct], row_lp[c.row_correct])

@@ -60,6 +60,8 @@ class Layout:
             h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
         if self.probes is not None:
             h.update(json.dumps([self.probes.names, self.probes.item_id.tolist()]).encode())
+            if self.probes.per_token:  # only then, so stores of "sum" probes keep their digest
+                h.update(json.dumps(self.probes.probe_scoring.tolist()).encode())
         return h.hexdigest()
 
 
@@ -74,7 +76,8 @@ def _probe_layout(probes) -> tuple[dict, dict]:
     if probes is None:
         return {}, {}
     coords = {"probe": np.array(probes.names), "item_probe": ("item", probes.item_probe),
-              "item_id": ("item", probes.item_id)}
+              "item_id": ("item", probes.item_id),
+              "probe_scoring": ("probe", probes.probe_scoring)}
     data = {"probe_tokens": (("prow", "ptok"), probes.tokens.astype(np.int32)),
             "prow_item": ("prow", probes.row_item.astype(np.int64)),
             "prow_start": ("prow", probes.row_start.astype(np.int64)),

@@ -89,7 +89,8 @@ def read_probe_inputs(store: Path) -> ProbeArrays | None:
     return ProbeArrays([str(x) for x in get("probe")], get("item_probe").astype(str),
                        get("item_id").astype(str), get("probe_tokens").astype(np.int32),
                        get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
-                       get("prow_len").astype(np.int64), get("prow_correct").astype(bool))
+                       get("prow_len").astype(np.int64), get("prow_correct").astype(bool),
+                       get("probe_scoring").astype(str) if "probe_scoring" in g else None)
 
 
 def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims: Dims,

@@ -23,7 +23,20 @@ class ProbeArrays:
     row_start: np.ndarray  # (row,) int64
     row_len: np.ndarray  # (row,) int64
     row_correct: np.ndarray  # (row,) bool
+    scoring: np.ndarray | None = None  # (probe,) str "sum"/"mean"; None: all "sum" (older stores)
 
     @property
     def n_items(self) -> int:
         return len(self.item_probe)
+
+    @property
+    def probe_scoring(self) -> np.ndarray:
+        """(probe,) str: how each probe compares continuations ("sum" where not recorded)."""
+        if self.scoring is None:
+            return np.full(len(self.names), "sum")
+        return np.asarray(self.scoring).astype(str)
+
+    @property
+    def per_token(self) -> bool:
+        """Whether any probe compares continuations per token (``scoring = "mean"``)."""
+        return bool((self.probe_scoring != "sum").any())
