@@ -18,7 +18,10 @@ tokenising the two apart, with a warning.
 
 Every "sum" probe (core.py) whose items have continuations of different token
 lengths under the tokenizer is named, with how many items, in one warning: the
-total log-prob penalises the longer continuation for its length.
+total log-prob penalises the longer continuation for its length. The world
+battery (probes/world.py) is left out of the warning: its alternatives fill one
+slot of a language the model was trained on, so their total log-probs are the
+model's probabilities of each, which is what those probes compare.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def compile_probes(probes: list[Probe], tok, context: int,
             continue
         kept.append(p.name)
         scoring.append(p.scoring)
-        if p.scoring == "sum" and (n := unequal_items(fitting)):
+        if p.scoring == "sum" and p.source != "world" and (n := unequal_items(fitting)):
             uneven.append(f"{p.name} ({n} of {len(fitting)} items)")
         for k, it, item_rows in fitting:
             rows += [(len(item_probe), *r) for r in item_rows]

@@ -9,6 +9,12 @@ entities' values, words of the other language...). Canary probes come from
 ``info["canaries"]`` and the spec's interventions: a canary first injected in
 the first half of training is ``canary_early``, else ``canary_late``; one
 never injected is ``canary_none`` (a control).
+
+World probes compare continuations by total log-prob (``scoring = "sum"``,
+core.py): an item's alternatives fill one slot of the language the model was
+trained on, so the total is the model's probability of each alternative; the
+per-token mean (the English battery's rule, for text whose tokenisation the
+items cannot know) would favour long values whose later tokens are forced.
 """
 
 from __future__ import annotations
