@@ -6,6 +6,16 @@ strongest head (``heads:max_<kind>``, the max over layers and heads; heads are
 not aligned across runs, so only such summaries are comparable). Not-done
 cells are NaN. Helpers read a property at a fraction of each run's training,
 at each run's final checkpoint, and the step at which it "forms".
+
+Behaviour probes carry their chance level (coordinate ``chance``, NaN for
+other properties): the accuracy of a scorer that ranks an item's continuations
+at random is, for an item with c acceptable and w wrong ones, c / (c + w) (the
+best of c + w exchangeable scores is an acceptable one with that probability),
+averaged over the probe's items. A probe that *never leaves chance* (its
+accuracy at every run and checkpoint at most chance + 2 binomial standard
+errors over its items) measures nothing the runs can differ in:
+:func:`informative` leaves it out and names it in ``attrs["at_chance"]``, so
+the analyses that rank or decompose properties do not rank noise (issue 15).
 """
 
 from __future__ import annotations
@@ -42,19 +52,56 @@ def scalar_properties(ds: xr.Dataset) -> xr.DataArray:
         raise data.Skip("the store has no loss, icl_score, behavior or head_score")
     names = list(cols)
     arr = np.stack([np.asarray(cols[n][1].transpose("run", "step").values) for n in names], -1)
+    chance, n_items = probe_chance(ds)
+    probe_of = [n.split(":", 1)[1] if cols[n][0] == "behavior" else None for n in names]
     return xr.DataArray(arr, dims=("run", "step", "property"),
                         coords={"run": ds["run"].values, "step": ds["step"].values,
-                                "property": names, "family": ("property", [cols[n][0] for n in names])})
+                                "property": names, "family": ("property", [cols[n][0] for n in names]),
+                                "chance": ("property", [chance.get(q, np.nan) for q in probe_of]),
+                                "n_items": ("property", [n_items.get(q, 0) for q in probe_of])})
+
+
+def probe_chance(ds: xr.Dataset) -> tuple[dict[str, float], dict[str, int]]:
+    """(chance accuracy, items) per probe, from the store's probe rows; empty without them."""
+    if "prow_item" not in ds or "prow_correct" not in ds or "item_probe" not in ds.coords:
+        return {}, {}
+    item = np.asarray(ds["prow_item"].values, dtype=np.int64)
+    ok = np.asarray(ds["prow_correct"].values, dtype=float)
+    n = ds.sizes["item"]
+    per_item = np.bincount(item, weights=ok, minlength=n) / np.maximum(np.bincount(item, minlength=n), 1)
+    probe_of = np.asarray(ds["item_probe"].values).astype(str)
+    out = {str(p): (float(per_item[probe_of == str(p)].mean()), int((probe_of == str(p)).sum()))
+           for p in ds["probe"].values if (probe_of == str(p)).any()}
+    return {p: c for p, (c, _) in out.items()}, {p: k for p, (_, k) in out.items()}
+
+
+def at_chance(P: xr.DataArray) -> list[str]:
+    """Behaviour properties whose accuracy never exceeds chance + 2 binomial s.e. (items)."""
+    if "chance" not in P.coords:
+        return []
+    out = []
+    for p, c, k in zip(P["property"].values, P["chance"].values, P["n_items"].values, strict=True):
+        if not np.isfinite(c) or k < 1:
+            continue
+        v = P.sel(property=p).values
+        top = np.nanmax(v) if np.isfinite(v).any() else np.nan
+        if np.isfinite(top) and top <= c + 2 * np.sqrt(c * (1 - c) / k):
+            out.append(str(p))
+    return out
 
 
 def informative(P: xr.DataArray, min_runs: int = 2) -> xr.DataArray:
-    """Drop properties that are constant or done for fewer than ``min_runs`` runs."""
+    """Drop properties that are constant, done for fewer than ``min_runs`` runs, or
+    probes that never leave chance (named in ``attrs["at_chance"]``)."""
+    chance = set(at_chance(P))
     keep = []
     for p in P["property"].values:
         v = P.sel(property=p).values
         ok_runs = np.isfinite(v).any(1).sum()
-        keep.append(bool(ok_runs >= min_runs and np.nanstd(v) > 0))
-    return P.isel(property=np.flatnonzero(keep))
+        keep.append(bool(ok_runs >= min_runs and np.nanstd(v) > 0 and str(p) not in chance))
+    out = P.isel(property=np.flatnonzero(keep))
+    out.attrs["at_chance"] = sorted(chance)
+    return out
 
 
 def available(ds: xr.Dataset, min_runs: int = 2) -> xr.DataArray:
@@ -67,6 +114,16 @@ def available(ds: xr.Dataset, min_runs: int = 2) -> xr.DataArray:
         return xr.DataArray(empty, dims=("run", "step", "property"),
                             coords={"run": ds["run"].values, "step": ds["step"].values,
                                     "property": [], "family": ("property", [])})
+
+
+def chance_note(P: xr.DataArray) -> str:
+    """'; N probes never left chance and are not ranked: a, b' for a verdict, or ''."""
+    names = [n.split(":", 1)[-1] for n in P.attrs.get("at_chance", [])]
+    if not names:
+        return ""
+    what = "1 probe never left chance and is" if len(names) == 1 else \
+        f"{len(names)} probes never left chance and are"
+    return f"; {what} left out: {', '.join(names)}"
 
 
 def final_index(v: np.ndarray) -> np.ndarray:

@@ -142,10 +142,11 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
                 "measures noise apart from it")
     verdict = (f"Across {table['property'].nunique()} properties, the factor explaining most "
                f"final-value variance is {top.index[0]} (median share {top.iloc[0]:.2g}); the "
-               f"residual ({residual}) has median share {med.get('residual', np.nan):.2g}.")
+               f"residual ({residual}) has median share {med.get('residual', np.nan):.2g}"
+               f"{properties.chance_note(P)}.")
     fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
                        err=("share_low", "share_high"))
-    summary = {"factors": list(fac), "replicated": reps,
+    summary = {"factors": list(fac), "replicated": reps, "at_chance": P.attrs.get("at_chance", []),
                "median_share": {k: float(v) for k, v in med.items()}}
     for _, r in table.iterrows():
         summary.setdefault("shares", {}).setdefault(r["property"], {})[r["source"]] = \

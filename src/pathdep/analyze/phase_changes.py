@@ -82,7 +82,9 @@ def signals(ds: xr.Dataset) -> xr.DataArray:
     arr = np.stack([circuits.strongest(ds, HEAD_SIGNALS[sig]) for sig in extra], -1)
     E = xr.DataArray(arr, dims=("run", "step", "property"),
                      coords={"run": P["run"].values, "step": P["step"].values,
-                             "property": extra, "family": ("property", ["heads"] * len(extra))})
+                             "property": extra, "family": ("property", ["heads"] * len(extra)),
+                             "chance": ("property", [np.nan] * len(extra)),
+                             "n_items": ("property", [0] * len(extra))})
     return xr.concat([P, E], dim="property")
 
 

@@ -58,7 +58,9 @@ def property_shares(P: xr.DataArray, n_boot: int, seed: int) -> pd.DataFrame:
         final = properties.final_values(v)
         sd = bootstrap.mean_over_runs(final, fn=lambda x: np.nanstd(x, ddof=1) if
                                       np.isfinite(x).sum() > 1 else np.nan, n_boot=n_boot, seed=seed)
-        rows.append({"property": str(p), "family": str(fam), "between_share": share.value,
+        chance = float(P["chance"].sel(property=p)) if "chance" in P.coords else np.nan
+        rows.append({"property": str(p), "family": str(fam), "chance": chance,
+                     "between_share": share.value,
                      "share_low": share.low, "share_high": share.high, "final_mean": np.nanmean(final),
                      "final_sd": sd.value, "final_sd_low": sd.low, "final_sd_high": sd.high})
     return pd.DataFrame(rows)
@@ -95,7 +97,7 @@ def run_variance(ds: xr.Dataset, options: RunVarianceOptions | None = None,
     tok = token_share(ds, max_tokens, n_boot, seed)
     if tok is None and not len(table):
         raise data.Skip("no property varies over runs and steps")
-    summary: dict = {"n_runs": int(ds.sizes["run"])}
+    summary: dict = {"n_runs": int(ds.sizes["run"]), "at_chance": P.attrs.get("at_chance", [])}
     if tok is not None:
         table = pd.concat([table, pd.DataFrame([{
             "property": "tokens:logprob", "family": "tokens", "between_share": tok.value,
@@ -112,7 +114,7 @@ def run_variance(ds: xr.Dataset, options: RunVarianceOptions | None = None,
                f" and lowest for "
                f"{fmt.format(p=lo['property'], v=lo['between_share'], a=lo['share_low'], b=lo['share_high'])}"
                f"; median over {table['between_share'].notna().sum()} properties "
-               f"{table['between_share'].median():.2g}.")
+               f"{table['between_share'].median():.2g}{properties.chance_note(P)}.")
     summary.update(median_share=float(table["between_share"].median()),
                    shares={r["property"]: Interval(r["between_share"], r["share_low"], r["share_high"])
                            for _, r in table.iterrows()})
