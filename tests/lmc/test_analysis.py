@@ -98,23 +98,49 @@ def test_branch_pairs_follow_the_factors(branched):
     assert pairs == {("k0-d1", "k0-d2", 30), ("k10-d1", "k10-d2", 30), ("k20-d1", "k20-d2", 30)}
 
 
-def test_instability_finds_the_stability_step(branched):
-    res = instability(branched, eval_tokens(), n_boot=50)
+@pytest.fixture(scope="module")
+def branched3(tmp_path_factory, models):
+    """Three data orders per branch step: from k = 0 two of them end apart from the third
+    (A vs P, P~), from k = 10 all three identical, from k = 20 nearly so (A, A~, A)."""
+    root = tmp_path_factory.mktemp("branched3")
+    ends = {0: ["A", "P", "P~"], 10: ["A", "A", "A"], 20: ["A", "A~", "A"]}
+    runs = {"p": ({**GRID, "data_seed": 0, "seed": 0, "lr": 0.01}, {0: "A", 10: "A", 20: "A", 30: "A"})}
+    for k, names in ends.items():
+        for d, name in enumerate(names, 1):
+            runs[f"k{k}-d{d}"] = (branch(k, d), {k: "A", 30: name})
+    return build(root, runs, models)
+
+
+def test_instability_finds_the_stability_step(branched3):
+    res = instability(branched3, eval_tokens(), n_boot=200)
     s = res.summary
-    assert s["stability_step"] == 10 and s["n_pairs"] == 3
+    assert s["stability_step"] == 10 and s["n_pairs"] == 9
     by = res.tables["by_step"].set_index("branch_step")
-    assert by.loc[10, "mean_barrier"] == 0.0  # the same model twice: exactly zero
-    assert by.loc[20, "mean_barrier"] < 1e-4
+    assert by.loc[10, "mean_barrier"] == 0.0 and by.loc[10, "high"] == 0.0  # the same model
+    assert by.loc[20, "high"] < 1e-4
     assert by.loc[0, "mean_barrier"] > 10 * s["threshold"]
     assert s["threshold"] == pytest.approx(0.02 * s["mean_endpoint_loss"])
-    assert by["stable"].tolist() == [False, True, True]
-    assert "step >= 10" in res.verdict and "from step 0 they do not" in res.verdict
+    # k = 0: resampling branches can draw P and P~ alone (one basin), so the interval
+    # reaches below the threshold: not "unstable" from two of three pairs
+    assert by["decision"].tolist() == ["cannot tell", "stable", "stable"]
+    assert by.loc[0, "low"] < s["threshold"] < by.loc[0, "high"]
+    assert "step >= 10" in res.verdict and "step 0 cannot tell" in res.verdict
     assert res.name == "instability" and res.question == "F (instability)"
     assert set(res.figures) == {"barrier_vs_branch_step", "loss_along_alpha"}
-    assert len(res.tables["paths"]) == 3 * 11
+    assert len(res.tables["paths"]) == 9 * 11
     # with a threshold above every barrier, training is stable from the first branch step
-    res = instability(branched, eval_tokens(), threshold=10.0, n_boot=20)
+    res = instability(branched3, eval_tokens(), threshold=10.0, n_boot=20)
     assert res.summary["stability_step"] == 0 and "first tested step" in res.verdict
+
+
+def test_one_pair_per_step_gives_no_interval_and_cannot_tell(branched):
+    """Two branches make one pair: nothing to resample, so no step is called stable."""
+    res = instability(branched, eval_tokens(), n_boot=50)
+    by = res.tables["by_step"].set_index("branch_step")
+    assert by["n_pairs"].tolist() == [1, 1, 1] and by["low"].isna().all()
+    assert by.loc[10, "mean_barrier"] == 0.0  # the same model twice: exactly zero
+    assert (by["decision"] == "cannot tell").all() and res.summary["stability_step"] is None
+    assert res.verdict.startswith("This suite cannot tell")
 
 
 def test_instability_without_branch_pairs_skips(tmp_path, models):
@@ -209,7 +235,7 @@ def test_cli(branched, tmp_path, capsys, models):
     barriers_cmd(Path(branched.root), store=None, out=tmp_path / "out", n_sequences=4,
                  n_boot=10, runs=["k0-*", "p"])
     text = capsys.readouterr().out
-    assert "instability: Branches from step >= 10" in text and "basins:" in text
+    assert "instability: This suite cannot tell" in text and "basins:" in text
     assert (tmp_path / "out" / "basins" / "summary.json").is_file()
     lone = build(tmp_path / "lone", {"s": ({"seed": 0}, {30: "A"})}, models)
     with pytest.raises(PathdepError, match="nothing to compare"):

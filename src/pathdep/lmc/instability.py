@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pathdep.analysis.bootstrap import mean_over_runs
+from pathdep.analysis.bootstrap import estimate, mean_over_pairs, mean_over_runs
 from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.data import Skip
 from pathdep.analysis.result import AnalysisResult, Interval, fmt
@@ -113,22 +113,32 @@ def _pairs_text(n: int) -> str:
 def _instability_verdict(by_step: pd.DataFrame, stable_k, thr: float, unstable: Interval | None,
                          n_unstable: int) -> str:
     ks = by_step["branch_step"].tolist()
+    unsure = by_step[by_step["decision"] == "cannot tell"]
+    why = (f"; {_steps_text(unsure['branch_step'])} cannot tell (one pair, so no interval, or an "
+           f"interval across the {thr:.3g}-nat threshold)" if len(unsure) else "")
     if stable_k is None:
         lo = by_step.loc[by_step["mean_barrier"].idxmin()]
+        if len(unsure):
+            return (f"This suite cannot tell from which branch step copies end in one linearly "
+                    f"connected basin: no tested step ({_steps_text(ks)}) has its whole interval "
+                    f"below the {thr:.3g}-nat threshold{why}; lowest step mean "
+                    f"{fmt(lo['mean_barrier'])} nats at step {int(lo['branch_step'])}. Branch "
+                    "more data orders per step (three or more) to get an interval.")
         return (f"Branches from no tested step ({_steps_text(ks)}) end in one linearly "
                 f"connected basin: mean barrier {unstable} nats over {_pairs_text(n_unstable)}, "
-                "with the step mean above the "
-                f"{thr:.3g}-nat threshold even at the last step"
+                f"with every step's interval above the {thr:.3g}-nat threshold"
                 f" (lowest step mean {fmt(lo['mean_barrier'])} at step {int(lo['branch_step'])}).")
     after = by_step[by_step["branch_step"] >= stable_k]
     head = (f"Branches from step >= {int(stable_k)} end in one linearly connected basin "
-            f"(mean barrier < {thr:.3g} nats at every such step, at most "
-            f"{fmt(after['mean_barrier'].max())})")
-    before = [k for k in ks if k < stable_k]
-    if not before:
+            f"(the interval of the mean barrier is below {thr:.3g} nats at every such step; "
+            f"means at most {fmt(after['mean_barrier'].max())})")
+    before = by_step[by_step["branch_step"] < stable_k]
+    if not len(before):
         return head + f"; this holds from the first tested step, {int(ks[0])}."
-    return head + (f"; from {_steps_text(before)} they do not (mean barrier {unstable} nats over "
-                   f"{_pairs_text(n_unstable)}).")
+    no = before[before["decision"] == "unstable"]["branch_step"]
+    tail = (f"; from {_steps_text(no)} they do not (mean barrier {unstable} nats over "
+            f"{_pairs_text(n_unstable)} before step {int(stable_k)})" if len(no) else "")
+    return head + tail + why + "."
 
 
 def _pair_barriers(pairs, inp: inputs.Inputs, grid: np.ndarray, cache: PathCache
@@ -151,17 +161,47 @@ def _pair_barriers(pairs, inp: inputs.Inputs, grid: np.ndarray, cache: PathCache
     return pd.DataFrame(rows), pd.DataFrame(path_rows)
 
 
+def _branch_matrix(g: pd.DataFrame) -> np.ndarray:
+    """(branch, branch) barriers of one branch step's pairs (NaN where not compared)."""
+    names = sorted(set(g["run_a"]) | set(g["run_b"]))
+    ix = {n: i for i, n in enumerate(names)}
+    M = np.full((len(names), len(names)), np.nan)
+    for a, b, v in zip(g["run_a"], g["run_b"], g["barrier"], strict=True):
+        M[ix[a], ix[b]] = M[ix[b], ix[a]] = v
+    return M
+
+
+def _decide(iv: Interval, thr: float) -> str:
+    """'stable' when the interval lies below ``thr``, 'unstable' above it, else 'cannot tell'."""
+    if not (np.isfinite(iv.low) and np.isfinite(iv.high)):
+        return "cannot tell"
+    return "stable" if iv.high < thr else "unstable" if iv.low >= thr else "cannot tell"
+
+
 def _by_step(df: pd.DataFrame, thr: float, o: InstabilityOptions
              ) -> tuple[pd.DataFrame, dict[str, Interval]]:
-    """Per branch step: the mean barrier over pairs with its interval, and whether it is stable."""
+    """Per branch step: the mean barrier over pairs, its interval and the decision.
+
+    Pairs share branches (three branches make three pairs from three models), so
+    the interval resamples *branches* and averages the pairs of distinct
+    resampled branches (bootstrap.mean_over_pairs), not the pairs as if they were
+    independent. With two branches (one pair) there is nothing to resample: no
+    interval, and the step is "cannot tell". A step is stable only when its
+    whole interval lies below the threshold.
+    """
     steps_rows, intervals = [], {}
     for j, (k, g) in enumerate(df.groupby("branch_step", sort=True)):
-        iv = mean_over_runs(g["barrier"].to_numpy(), n_boot=o.n_boot, seed=o.seed + j)
+        M = _branch_matrix(g)
+        iv = estimate(lambda r, w, M=M: mean_over_pairs(M, r), len(M), n_boot=o.n_boot,
+                      seed=o.seed + j)
+        if len(M) < 3:
+            iv = Interval(float(np.nanmean(g["barrier"])), np.nan, np.nan)
         intervals[str(int(k))] = iv
-        steps_rows.append({"branch_step": int(k), "n_pairs": len(g), "mean_barrier": iv.value,
-                           "low": iv.low, "high": iv.high,
+        decision = _decide(iv, thr)
+        steps_rows.append({"branch_step": int(k), "n_branches": len(M), "n_pairs": len(g),
+                           "mean_barrier": iv.value, "low": iv.low, "high": iv.high,
                            "mean_barrier_frankle": float(g["barrier_frankle"].mean()),
-                           "stable": bool(iv.value < thr)})
+                           "decision": decision, "stable": decision == "stable"})
     return pd.DataFrame(steps_rows), intervals
 
 
@@ -186,8 +226,8 @@ def instability(suite: Suite | str | Path, store=None, options: InstabilityOptio
     None for ``<suite>/measurements.zarr``).
 
     Per branch step k: the mean barrier over pairs with a bootstrap interval over
-    pairs (``n_boot`` replicates). The *stability step* is the first k from which
-    the mean barrier of every k' ≥ k is below ``threshold`` nats (default
+    branches (``n_boot`` replicates; :func:`_by_step`). The *stability step* is the
+    first k from which the interval of every k' ≥ k lies below ``threshold`` nats (default
     ``rel_threshold`` = 2% of the mean endpoint loss). Frankle et al. call a
     network stable when the *error* barrier is below 2%; the loss-based threshold
     is our adaptation of that operational rule, not theirs. Loss paths are cached
