@@ -73,3 +73,17 @@ def test_a_prefix_matching_head_that_does_not_copy_is_not_an_induction_head():
     assert np.isnan(res.tables["per_run"].induction_step).all()
     assert res.verdict.startswith("No run formed induction heads")
     assert circuits.describe("induction") in res.verdict
+
+
+def test_formation_is_counted_per_level_of_a_model_factor():
+    """Runs whose heads never form (here: the 'gpt2' level, heads zeroed) are counted per
+    level, so a verdict over mixed architectures says which formed."""
+    ds = base(n_runs=6, n_steps=16, factors={"seed": [0, 1, 2, 0, 1, 2],
+                                             "arch": ["gpt_neox"] * 3 + ["gpt2"] * 3})
+    ds, _ = add_heads(ds, formation=np.array([6, 7, 8, 6, 7, 8]), icl_offset=0)
+    ds["head_score"].loc[{"run": ["run3", "run4", "run5"]}] = 0.05
+    res = phase_changes(ds, n_boot=50)
+    by = res.tables["formed_by_factor"].set_index("level")
+    assert by.loc["gpt_neox", ["runs", "formed"]].tolist() == [3, 3]
+    assert by.loc["gpt2", ["runs", "formed"]].tolist() == [3, 0]
+    assert "3 of 6 runs (arch gpt2: 0 of 3, gpt_neox: 3 of 3)" in res.verdict

@@ -169,11 +169,42 @@ def _timing(ev: dict[str, np.ndarray], st: np.ndarray, n_boot: int, seed: int) -
     return out
 
 
-def _verdict(n_runs: int, ev: dict[str, np.ndarray], t: dict) -> str:
+MODEL_FACTORS = ("arch", "n_layers", "n_heads", "d_model", "rotary_pct")  # change the model itself
+
+
+def formed_by_factor(ds: xr.Dataset, steps: np.ndarray) -> pd.DataFrame:
+    """Per level of each model factor that varies (architecture, layers, ...): runs, and
+    runs whose induction heads formed (a finite formation step)."""
+    rows = []
+    for f in MODEL_FACTORS:
+        if f"factor_{f}" not in ds.coords:
+            continue
+        levels = np.asarray(ds[f"factor_{f}"].values).astype(str)
+        if len(set(levels)) < 2:
+            continue
+        for lv in sorted(set(levels)):
+            m = levels == lv
+            rows.append({"factor": f, "level": lv, "runs": int(m.sum()),
+                         "formed": int(np.isfinite(steps[m]).sum())})
+    return pd.DataFrame(rows, columns=["factor", "level", "runs", "formed"])
+
+
+def _by_factor_text(by: pd.DataFrame) -> str:
+    """' (arch gpt2: 0 of 16, gpt_neox: 15 of 16; n_layers 1: 0 of 1, 2: 15 of 32)' or ''."""
+    if not len(by):
+        return ""
+    parts = [f"{f} " + ", ".join(f"{r.level}: {r.formed} of {r.runs}" for r in g.itertuples())
+             for f, g in by.groupby("factor", sort=False)]
+    return " (" + "; ".join(parts) + ")"
+
+
+def _verdict(n_runs: int, ev: dict[str, np.ndarray], t: dict, by: pd.DataFrame | None = None
+             ) -> str:
     n = {k: int(np.isfinite(v).sum()) for k, v in ev.items()}
     parts = []
     if "induction_step" in t:
-        parts.append(f"Induction heads formed in {n['induction_step']} of {n_runs} runs, at "
+        parts.append(f"Induction heads formed in {n['induction_step']} of {n_runs} runs"
+                     f"{_by_factor_text(by if by is not None else pd.DataFrame())}, at "
                      f"step {t['induction_step']} (median; the interval starts at the checkpoint "
                      "before)" + (f", spread {t['induction_spread'].value:.2g} decades" if
                                   "induction_spread" in t else ""))
@@ -215,6 +246,7 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
           "icl_jump_step": _event_steps(cps, ICL, names)}
     t = _timing(ev, st, n_boot, seed)
     per_run = pd.DataFrame({"run": names, **ev})
+    by = formed_by_factor(ds, ev["induction_step"])
     figs = {}
     for sig in (INDUCTION, PREVIOUS, ICL):
         if sig in P["property"].values:
@@ -222,9 +254,12 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
             figs[sig.replace(":", "_")] = figures.lines(df, "step", "value", "run", log_x=True,
                                                         title=f"{sig} per run")
     summary = {**t, "n_runs": len(names)}
+    tables = {"per_run": per_run, "change_points": cps}
+    if len(by):
+        tables["formed_by_factor"] = by
     return AnalysisResult(name="phase_changes", question="F/G (phase changes)",
-                          verdict=_verdict(len(names), ev, t), summary=summary,
-                          tables={"per_run": per_run, "change_points": cps}, figures=figs)
+                          verdict=_verdict(len(names), ev, t, by), summary=summary,
+                          tables=tables, figures=figs)
 
 
 def _simulated(n_runs: int, seed: int, lag: int) -> xr.Dataset:
