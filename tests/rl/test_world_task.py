@@ -67,7 +67,8 @@ def test_rl_paths_end_to_end_on_a_tiny_world_suite(tmp_path, tiny_spec, one_thre
 
     spec = tiny_spec(data={"generator": "world", "n_docs": 60, "n_eval_docs": 5,
                            "n_entities": 10, "spelling_variants": 0.5},
-                     train={"steps": 6, "checkpoints": [3]}, grid={"seed": [0, 1, 2]},
+                     train={"steps": 6, "checkpoints": [3]},
+                     grid={"seed": [0, 1, 2], "variants": [{"name": "lr-hi", "lr": 0.05}]},
                      tokenizer={"vocab_size": 300},
                      rl={"seeds": [0, 1, 2, 3], "steps": 2, "prompts_per_step": 2, "group": 2,
                          "eval_every": 1, "max_new_tokens": 12})
@@ -79,6 +80,8 @@ def test_rl_paths_end_to_end_on_a_tiny_world_suite(tmp_path, tiny_spec, one_thre
     assert back.name == "rl_paths" and back.question == "RL (fine-tuning path dependence)"
     s = res.summary
     assert s["n_rl_seeds"] == 4 and s["n_pretrain_runs"] == 3 and s["base_step"] == 6
+    # a learning-rate variant is not another draw of the base's pre-training path
+    assert s["pretrain_left_out"] == ["lr-hi"] and "lr-hi" not in set(res.tables["pretraining"]["run"])
     assert len(res.tables["trajectories"]) == 4 * 3  # seeds x (steps 0, 1, 2)
     assert set(res.tables["predictability"]["step"]) == {0, 1, 2}
     assert res.tables["predictability"]["accuracy"].iloc[-1] == 1.0

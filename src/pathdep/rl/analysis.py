@@ -81,15 +81,27 @@ def _base(suite, cfg: RLSpec):
                            ) from None
 
 
-def _grid_runs(suite) -> list:
-    return [r for r in suite.runs if not r.factors.get("parent") and r.checkpoints]
+PATH_FACTORS = ("seed", "data_seed")  # what may differ between the base and its peers
 
 
-def _pretrain_shares(suite, task: FormTask) -> pd.DataFrame:
-    """share_A on held-out and training prompts at every grid run's last checkpoint."""
+def _grid_runs(suite, base=None) -> list:
+    """Grid runs with checkpoints; with ``base``, only those that differ from it in init
+    seed and data order alone (a learning-rate or architecture variant is not another
+    draw of the same pre-training path, so it would inflate the spread: issue 14)."""
+    runs = [r for r in suite.runs if not r.factors.get("parent") and r.checkpoints]
+    if base is None:
+        return runs
+    keys = (set(base.factors) | {k for r in runs for k in r.factors}) - set(PATH_FACTORS)
+    same = lambda r: all(str(r.factors.get(k)) == str(base.factors.get(k)) for k in keys)  # noqa: E731
+    return [r for r in runs if same(r)]
+
+
+def _pretrain_shares(suite, task: FormTask, base=None) -> pd.DataFrame:
+    """share_A on held-out and training prompts at the last checkpoint of every grid run
+    that differs from ``base`` only in seed and data order."""
     held, train = eval_subset(task.heldout), eval_subset(task.train)
     rows = []
-    for run in _grid_runs(suite):
+    for run in _grid_runs(suite, base):
         ck = run.checkpoints[-1]
         model, tok = load_model(run, ck), load_tokenizer(run, ck)
         rows.append({"run": run.id, "step": ck.step,
@@ -222,14 +234,16 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
     traj = _trajectories(trajs)
     finals = traj[traj["step"] == traj.groupby("seed")["step"].transform("max")]
     finals = finals.reset_index(drop=True)
-    pre = _pretrain_shares(suite, task)
+    pre = _pretrain_shares(suite, task, run)
+    left_out = sorted({r.id for r in _grid_runs(suite)} - set(pre["run"]))
     pred = predictability(traj, col)
     summary = {"task": task.name,
                "quantity": f"share of form A ({'held-out' if task.heldout else 'training'} "
                            "prompts)",
                "base": run.id, "base_step": ck.step,
                "base_share_A": float(traj.loc[traj["step"] == 0, col].iloc[0]),
-               "rl_steps": cfg.steps, "rl_final_reward": float(finals["reward"].mean())}
+               "rl_steps": cfg.steps, "rl_final_reward": float(finals["reward"].mean()),
+               "pretrain_left_out": left_out}
     summary |= _spreads(finals[col].to_numpy(float), pre[col].to_numpy(float), n_boot, seed)
     summary |= {"predictable_from_step": stays_from(pred, 1.0),
                 "predictable_90_from_step": stays_from(pred, 0.9)}
@@ -255,6 +269,10 @@ def _verdict(s: dict, ratio) -> str:
     spread = (f"across {m} pre-training runs it lies between {s['pretrain_min']:.2f} and "
               f"{s['pretrain_max']:.2f} (std {s['pretrain_std']})" if m > 1 else
               f"with {m} pre-training run the pre-training spread is not measurable")
+    if s.get("pretrain_left_out"):
+        lo = s["pretrain_left_out"]
+        spread += (f" (runs that differ from {s['base']} in more than seed and data order are "
+                   f"left out: {', '.join(lo[:4])}{' ...' if len(lo) > 4 else ''})")
     comp = ""
     if ratio is not None:
         more = "more" if ratio.low > 1 else "less" if ratio.high < 1 else "not clearly more"
