@@ -49,3 +49,35 @@ def test_default_step_is_the_last_done_by_most_runs():
     assert agreement(ds, n_boot=10).summary["step"] == 128
     res = agreement(ds, step=256, n_boot=10)
     assert res.summary["n_runs"] == 3
+
+
+def test_difficulty_alone_does_not_make_a_category_of_outliers():
+    """Issue 14's null: run-to-run noise grows with a token's difficulty (sd 20% of it), rare tokens are
+    the hard ones, and no category has an effect of its own. Raw |difference| would call
+    rare tokens over-represented; relative to tokens of like difficulty nothing is."""
+    from pathdep.analysis import tokens
+    from pathdep.analyze.agreement import relative_spread
+
+    ds = base(n_runs=4, n_steps=3, n_seq=80, n_pos=32)
+    rng = np.random.default_rng(3)
+    ids = ds["tokens"].values
+    difficulty = 0.5 + np.log1p(ids).astype(float)  # token id = frequency rank (Zipf)
+    lp = np.stack([-(difficulty + rng.normal(0, 0.2, (3,) + ids.shape) * difficulty)
+                   for _ in range(4)])
+    lp[..., 0] = np.nan
+    ds["logprob"] = (("run", "step", "seq", "pos"), lp.astype(np.float32))
+    res = agreement(ds, n_boot=20)
+    assert "no token category is over-represented" in res.verdict
+    # the same selection by raw |difference| finds the difficulty confound
+    idx = data.valid_tokens(ds)
+    x0, x1 = (data.snapshot(ds, "logprob", r, 2, idx) for r in (0, 1))
+    cats = tokens.categories(ds, idx)
+    n_top = int(0.01 * len(idx))
+    raw = np.zeros(len(idx), bool)
+    raw[np.argsort(-np.abs(x0 - x1))[:n_top]] = True
+    rare = tokens.enrichment(cats, raw).set_index("category").loc["rare"]
+    assert rare["lift"] > 2 and rare["p_value"] < 0.01
+    rel = np.zeros(len(idx), bool)
+    xs = np.stack([data.snapshot(ds, "logprob", r, 2, idx) for r in range(4)])
+    rel[np.argsort(-relative_spread(x0 - x1, -xs.mean(0)))[:n_top]] = True
+    assert tokens.enrichment(cats, rel).set_index("category").loc["rare", "lift"] < 1.5
