@@ -153,6 +153,8 @@ def _verdict(s: dict, per_run: pd.DataFrame) -> str:
     n, k_states, modal = s["n_runs"], s["n_states"], s["modal_path"]
     where = (f"BIC chose {k_states} of 1..{s['k_max']} states over {s['n_metrics']} z-scored "
              f"metrics ({s['zscore']})")
+    if k_states == s["k_max"] < s["max_states"]:
+        where += f", the most that {s['n_cells']} cells bear"
     if k_states == 1:
         return (f"{where}: every run stays in one state, so the training map is uninformative "
                 "and claims no detours.")
@@ -209,6 +211,7 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
     left_out = [r for r in data.runs(ds) if r not in set(per_run["run"])]
     detours = per_run.loc[~per_run["follows_modal"], "run"].tolist()
     s = {"n_runs": n, "n_states": fit.k, "k_max": int(fit.selection["n_states"].max()),
+         "max_states": o.max_states,
          "n_metrics": len(keep), "metrics": keep, "zscore": o.zscore,
          "dropped_metrics": metrics.loc[~metrics["used"], "metric"].tolist(),
          "runs_left_out": left_out, "n_cells": int(len(X)), "modal_path": ls.show(mode),
@@ -219,7 +222,8 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
     modal = pd.DataFrame([{"modal_path": s["modal_path"], "n_follow": count, "n_runs": n,
                            "share": s["share_follow"].value, "share_low": s["share_follow"].low,
                            "share_high": s["share_follow"].high, "n_states": fit.k,
-                           "n_metrics": len(keep), "n_detours": len(detours)}])
+                           "n_metrics": len(keep), "n_cells": len(X),
+                           "n_detours": len(detours)}])
     states = ids.assign(state=fit.states,
                         enters=np.r_[True, (fit.states[1:] != fit.states[:-1])
                                      | (ids["run"].to_numpy()[1:] != ids["run"].to_numpy()[:-1])])
