@@ -121,3 +121,13 @@ def test_paths_and_detours_in_words():
     assert ls.detour((0, 1, 2), (0, 1, 2)) == ""
     assert ls.detour((0, 3, 2), (0, 1, 2)) == "visits state 3; skips state 1"
     assert ls.detour((0, 2, 1), (0, 1, 2)) == "visits the same states in another order"
+
+
+def test_a_run_without_two_measured_checkpoints_is_left_out_and_named(planted):
+    ds, _ = planted
+    ds = ds.copy(deep=True)
+    ds["done"][9, 1:] = False  # run9 measured at step 0 only
+    res = training_maps(ds)
+    assert res.summary["runs_left_out"] == ["run9"] and res.summary["n_runs"] == 9
+    assert "run9" not in set(res.tables["paths"]["run"]) and "left out: run9" in res.verdict
+    assert res.summary["detour_runs"] == ["run8"]

@@ -41,9 +41,9 @@ import xarray as xr
 from pydantic import Field
 from scipy.stats import binomtest
 
-from pathdep.analysis import data, figures, properties
+from pathdep.analysis import data, figures, properties, simulate
 from pathdep.analysis import latent_states as ls
-from pathdep.analysis.contract import Analysis, Options, StoreInputs, on_store
+from pathdep.analysis.contract import Analysis, Options, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
@@ -155,6 +155,9 @@ def _verdict(s: dict, per_run: pd.DataFrame) -> str:
              f"metrics ({s['zscore']})")
     if k_states == s["k_max"] < s["max_states"]:
         where += f", the most that {s['n_cells']} cells bear"
+    if s["runs_left_out"]:
+        where += (f"; left out: {', '.join(s['runs_left_out'])} (fewer than 2 checkpoints with "
+                  "every metric measured)")
     if k_states == 1:
         return (f"{where}: every run stays in one state, so the training map is uninformative "
                 "and claims no detours.")
@@ -223,9 +226,9 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
                            "share": s["share_follow"].value, "share_low": s["share_follow"].low,
                            "share_high": s["share_follow"].high, "n_states": fit.k,
                            "n_metrics": len(keep), "n_cells": len(X),
-                           "n_detours": len(detours)}])
+                           "n_detours": len(s["detour_runs"])}])
     states = ids.assign(state=fit.states,
-                        enters=np.r_[True, (fit.states[1:] != fit.states[:-1])
+                        enters_state=np.r_[True, (fit.states[1:] != fit.states[:-1])
                                      | (ids["run"].to_numpy()[1:] != ids["run"].to_numpy()[:-1])])
     log.info("training_maps: %d states by BIC over %d cells; modal path %s (%d of %d runs)",
              fit.k, len(X), s["modal_path"], count, n)
@@ -236,10 +239,41 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
         figures=_figures(ids, fit.states, lengths, data.steps(ds)))
 
 
+SIM_MEANS = np.array([[3.0, -0.05, 0.1, 0.1], [2.2, -0.3, 0.5, 0.2], [1.6, -0.4, 0.9, 0.8]])
+SIM_NOISE = np.array([0.05, 0.02, 0.02, 0.02])  # loss, icl_score, two probes: demo-sized noise
+
+
+def _simulated(n_runs: int, seed: int, planted: bool) -> xr.Dataset:
+    """Runs through three states 0 -> 1 -> 2 over 13 log-spaced checkpoints, entering state 1 at
+    checkpoint 3-5 and state 2 at 7-9 (drawn per run); planted: one run in four (at least one)
+    returns to state 0 for two checkpoints after entering state 1."""
+    rng = np.random.default_rng(seed)
+    n_steps = 13
+    seqs = np.zeros((n_runs, n_steps), int)
+    for r in range(n_runs):
+        one, two = rng.integers(3, 6), rng.integers(7, 10)
+        seqs[r, one:] = 1
+        seqs[r, two:] = 2
+        if planted and r < max(1, n_runs // 4):
+            seqs[r, one + 1:one + 3] = 0
+    y = SIM_MEANS[seqs] + rng.normal(0, 1, (n_runs, n_steps, 4)) * SIM_NOISE
+    ds = simulate.store(n_runs, simulate.log_steps(n_steps), seed=seed)
+    ds = simulate.with_behavior(ds, {"p0": y[..., 2], "p1": y[..., 3]})
+    return ds.assign(loss=(("run", "step"), y[..., 0].astype(np.float32)),
+                     icl_score=(("run", "step"), y[..., 1].astype(np.float32)))
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: bool(res.summary.get("detour_runs")),
+    effect="one run in four returning to the first of 3 states for 2 of 13 checkpoints",
+    options={"restarts": 3})
+
 ANALYSIS = Analysis(
     "training_maps",
     "C/D: through which latent training states does each run pass (a Gaussian HMM over its "
     "metrics), and which runs leave the modal path?",
     label="C/D", section="clusters", run=on_store(training_maps),
     options=TrainingMapsOptions,
-    inputs=StoreInputs(any_of=(*PROPS, "train_loss"), min_runs=1))
+    inputs=StoreInputs(any_of=(*PROPS, "train_loss"), min_runs=1), simulation=SIMULATION)
