@@ -119,7 +119,7 @@ def test_paths_and_detours_in_words():
     assert ls.path(np.array([0, 0, 1, 1, 1, 2])) == (0, 1, 2)
     assert ls.modal([(0, 1, 2), (0, 2), (0, 1, 2)]) == ((0, 1, 2), 2)
     assert ls.detour((0, 1, 2), (0, 1, 2)) == ""
-    assert ls.detour((0, 3, 2), (0, 1, 2)) == "visits state 3; skips state 1"
+    assert ls.detour((0, 3, 2), (0, 1, 2)) == "visits state 3 and skips state 1"
     assert ls.detour((0, 2, 1), (0, 1, 2)) == "visits the same states in another order"
 
 

@@ -110,9 +110,9 @@ def timeline(states: np.ndarray, rows: list[str], steps: np.ndarray, *, title: s
 
 
 def state_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str) -> go.Figure:
-    """States as nodes (columns state, x, visits), transitions as arrows (source, target,
+    """States as nodes (columns state, x, y, visits), transitions as arrows (source, target,
     count): width by count, forward jumps arched above, returns below."""
-    pos = {int(r.state): (float(r.x), 0.0) for r in nodes.itertuples()}
+    pos = {int(r.state): (float(r.x), float(r.y)) for r in nodes.itertuples()}
     fig, top = go.Figure(), max(edges["count"].max() if len(edges) else 1, 1)
     for e in edges.itertuples():
         (x0, y0), (x1, y1) = pos[int(e.source)], pos[int(e.target)]
@@ -129,7 +129,7 @@ def state_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str) -> go.F
         fig.add_annotation(x=xs[12], y=ys[12], text=str(e.count), showarrow=False,
                            yshift=8 if bend >= 0 else -8)
     size = 20 + 30 * nodes["visits"] / max(nodes["visits"].max(), 1)
-    fig.add_trace(go.Scatter(x=nodes["x"], y=np.zeros(len(nodes)), mode="markers+text",
+    fig.add_trace(go.Scatter(x=nodes["x"], y=nodes["y"], mode="markers+text",
                              text=nodes["state"].astype(str), textposition="middle center",
                              marker={"size": size, "color": [
                                  c for _, c in _state_colours(len(nodes))[::2]]},

@@ -168,7 +168,7 @@ def detour(p: tuple[int, ...], modal_path: tuple[int, ...]) -> str:
         parts.append(f"skips state {', '.join(map(str, missed))}")
     if back:
         parts.append(f"returns to state {', '.join(map(str, back))}")
-    return "; ".join(parts) or "visits the same states in another order"
+    return " and ".join(parts) or "visits the same states in another order"
 
 
 def transitions(states: np.ndarray, lengths: list[int]) -> Counter:

@@ -50,7 +50,7 @@ from pathdep.analysis.result import AnalysisResult, Interval
 log = logging.getLogger(__name__)
 MIN_RUNS = 3  # fewer runs: a modal path and detours cannot be told apart
 MIN_COVERAGE = 0.5  # a metric measured in fewer of the measured cells is dropped
-MAX_NAMED = 8  # detour runs described one by one in the verdict
+MAX_NAMED = 8  # detour paths described in the verdict
 
 
 class TrainingMapsOptions(Options):
@@ -172,22 +172,26 @@ def _verdict(s: dict, per_run: pd.DataFrame) -> str:
     det = per_run[~per_run["follows_modal"]]
     if not len(det):
         return f"{lead}; no run takes a detour; {where}."
-    named = [f"{r.run}: {r.path}, {r.detour}" for r in det.head(MAX_NAMED).itertuples()]
-    more = f"; and {len(det) - MAX_NAMED} more" if len(det) > MAX_NAMED else ""
-    names = ", ".join(det["run"].head(MAX_NAMED))
+    groups = list(det.groupby("path", sort=False))  # runs that share a detour path together
+    named = [f"{', '.join(g['run'])}: {p}, {g['detour'].iloc[0]}" for p, g in groups[:MAX_NAMED]]
+    more = (f"; {len(groups) - MAX_NAMED} more paths in the paths table"
+            if len(groups) > MAX_NAMED else "")
     verb = "takes a detour" if len(det) == 1 else "take detours"
-    return f"{lead}; {names} {verb} ({'; '.join(named)}{more}); {where}."
+    return f"{lead}; {', '.join(det['run'])} {verb} ({'; '.join(named)}{more}); {where}."
 
 
-def _figures(ids: pd.DataFrame, states: np.ndarray, lengths: list[int],
-             steps: np.ndarray) -> dict:
+def _figures(ids: pd.DataFrame, states: np.ndarray, lengths: list[int], steps: np.ndarray,
+             mode: tuple[int, ...]) -> dict:
+    """The state timeline, and the map: modal-path states on a line, the others off it."""
     runs = list(dict.fromkeys(ids["run"]))
     grid = np.full((len(runs), len(steps)), np.nan)
     col = {int(s): j for j, s in enumerate(steps)}
     for (run, step), s in zip(ids[["run", "step"]].itertuples(index=False), states, strict=True):
         grid[runs.index(run), col[int(step)]] = s
     rel = np.concatenate([np.linspace(0, 1, n) for n in lengths])
+    off = [s for s in np.unique(states) if s not in mode]
     nodes = pd.DataFrame([{"state": s, "x": float(rel[states == s].mean()),
+                           "y": 0.0 if s in mode else 0.6 * (-1) ** off.index(s),
                            "visits": int((states == s).sum())} for s in np.unique(states)])
     edges = pd.DataFrame([{"source": a, "target": b, "count": c} for (a, b), c in
                           sorted(ls.transitions(states, lengths).items())],
@@ -236,7 +240,7 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
         name="training_maps", question="C/D (training maps)", verdict=_verdict(s, per_run),
         summary=s, tables={"modal_path": modal, "paths": per_run, "states": states,
                            "model_selection": fit.selection, "metrics": metrics},
-        figures=_figures(ids, fit.states, lengths, data.steps(ds)))
+        figures=_figures(ids, fit.states, lengths, data.steps(ds), mode))
 
 
 SIM_MEANS = np.array([[3.0, -0.05, 0.1, 0.1], [2.2, -0.3, 0.5, 0.2], [1.6, -0.4, 0.9, 0.8]])
