@@ -82,3 +82,61 @@ def points(df: pd.DataFrame, x: str, y: str, label: str, *, title: str,
                                  textposition="top center", name=str(name or label)))
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y)
     return fig
+
+
+def _state_colours(k: int) -> list[list]:
+    """A step colour scale: state i (of k) gets the i-th qualitative colour."""
+    from plotly.colors import qualitative
+
+    pal = qualitative.Plotly
+    scale = []
+    for i in range(k):
+        c = pal[i % len(pal)]
+        scale += [[i / k, c], [(i + 1) / k, c]]
+    return scale
+
+
+def timeline(states: np.ndarray, rows: list[str], steps: np.ndarray, *, title: str) -> go.Figure:
+    """One row per run, one column per step, colour = state; NaN where a run has no cell."""
+    k = int(np.nanmax(states)) + 1 if np.isfinite(states).any() else 1
+    fig = go.Figure(go.Heatmap(
+        z=states, x=[str(s) for s in steps], y=[str(r) for r in rows], zmin=-0.5,
+        zmax=k - 0.5, colorscale=_state_colours(k),
+        colorbar={"title": "state", "tickvals": list(range(k))},
+        hovertemplate="run %{y}<br>step %{x}<br>state %{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="step", yaxis_title="run",
+                      xaxis={"type": "category"}, yaxis={"autorange": "reversed"})
+    return fig
+
+
+def state_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str) -> go.Figure:
+    """States as nodes (columns state, x, y, visits), transitions as arrows (source, target,
+    count): width by count, forward jumps arched above, returns below."""
+    pos = {int(r.state): (float(r.x), float(r.y)) for r in nodes.itertuples()}
+    fig, top = go.Figure(), max(edges["count"].max() if len(edges) else 1, 1)
+    for e in edges.itertuples():
+        (x0, y0), (x1, y1) = pos[int(e.source)], pos[int(e.target)]
+        bend = 0.25 * abs(int(e.target) - int(e.source)) * (1 if e.target > e.source else -1)
+        t = np.linspace(0, 1, 25)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + bend
+        xs = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t**2 * x1
+        ys = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t**2 * y1
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="text",
+                                 text=f"{e.source}→{e.target}: {e.count}",
+                                 line={"width": 1 + 7 * e.count / top, "color": "gray"}))
+        fig.add_annotation(x=xs[-3], y=ys[-3], ax=xs[-6], ay=ys[-6], xref="x", yref="y",
+                           axref="x", ayref="y", showarrow=True, arrowhead=2, text="")
+        fig.add_annotation(x=xs[12], y=ys[12], text=str(e.count), showarrow=False,
+                           yshift=8 if bend >= 0 else -8)
+    size = 20 + 30 * nodes["visits"] / max(nodes["visits"].max(), 1)
+    fig.add_trace(go.Scatter(x=nodes["x"], y=nodes["y"], mode="markers+text",
+                             text=nodes["state"].astype(str), textposition="middle center",
+                             marker={"size": size, "color": [
+                                 c for _, c in _state_colours(len(nodes))[::2]]},
+                             hovertext=[f"state {s}: {v} cells" for s, v in
+                                        zip(nodes["state"], nodes["visits"], strict=True)],
+                             hoverinfo="text", showlegend=False))
+    fig.update_layout(title=title, xaxis={"title": "mean position in training (0 = start, "
+                                                   "1 = end)"},
+                      yaxis={"visible": False})
+    return fig

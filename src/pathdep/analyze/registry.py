@@ -36,6 +36,7 @@ from pathdep.analyze import (
     phase_changes,
     predictiveness,
     run_variance,
+    training_maps,
 )
 from pathdep.errors import PathdepError
 from pathdep.lmc.basins import ANALYSIS as BASINS  # (the package exports the functions)
@@ -54,6 +55,7 @@ ANALYSES: list[Analysis] = [
     learning_curves.ANALYSIS,
     phase_changes.ANALYSIS,
     clusters.ANALYSIS,
+    training_maps.ANALYSIS,
     predictiveness.ANALYSIS,
     circuit_survival.ANALYSIS,
     fact_timing.ANALYSIS,
