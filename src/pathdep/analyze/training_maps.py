@@ -173,11 +173,17 @@ def _verdict(s: dict, per_run: pd.DataFrame) -> str:
     if not len(det):
         return f"{lead}; no run takes a detour; {where}."
     groups = list(det.groupby("path", sort=False))  # runs that share a detour path together
-    named = [f"{', '.join(g['run'])}: {p}, {g['detour'].iloc[0]}" for p, g in groups[:MAX_NAMED]]
+
+    def who(g: pd.DataFrame) -> str:  # names, or a count when there are many
+        r = list(g["run"])
+        return ", ".join(r) if len(r) <= 3 else f"{len(r)} runs ({', '.join(r[:2])}, ...)"
+
+    named = [f"{who(g)}: {p}, {g['detour'].iloc[0]}" for p, g in groups[:MAX_NAMED]]
     more = (f"; {len(groups) - MAX_NAMED} more paths in the paths table"
             if len(groups) > MAX_NAMED else "")
     verb = "takes a detour" if len(det) == 1 else "take detours"
-    return f"{lead}; {', '.join(det['run'])} {verb} ({'; '.join(named)}{more}); {where}."
+    runs = ", ".join(det["run"]) if len(det) <= 3 else f"{len(det)} runs"
+    return f"{lead}; {runs} {verb} ({'; '.join(named)}{more}); {where}."
 
 
 def _figures(ids: pd.DataFrame, states: np.ndarray, lengths: list[int], steps: np.ndarray,
