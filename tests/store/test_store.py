@@ -15,7 +15,7 @@ import xarray as xr
 from pathdep.errors import PathdepError
 from pathdep.measure import measure
 from pathdep.store import Dims, Layout, create_store, job_lock, open_store, write_job
-from pathdep.store.schema import job_vars, padded
+from pathdep.store.schema import KINDS, job_vars, padded
 
 from ..measure.suitekit import build_suite
 
@@ -78,8 +78,8 @@ def test_existing_store_must_match(tmp_path):
 
 def test_padding_of_smaller_models():
     dims = Dims(seq=1, pos=1, sample=1, k=5, hsample=1, hlayer=1, layer_h=3, head=4, d=2)
-    out = padded(np.ones((2, 2, 4)), job_vars()["head_score"], dims)
-    assert out.shape == (3, 4, 4) and np.isnan(out[2]).all() and np.isnan(out[:, 2:]).all()
+    out = padded(np.ones((2, 2, len(KINDS))), job_vars()["head_score"], dims)
+    assert out.shape == (3, 4, len(KINDS)) and np.isnan(out[2]).all() and np.isnan(out[:, 2:]).all()
     ids = padded(np.arange(3)[None], job_vars()["dist_ids"], dims)
     assert ids.tolist() == [[0, 1, 2, -1, -1]]
 
@@ -157,3 +157,16 @@ def test_two_processes_on_one_store(suite_and_reference):
     jobs = [tuple(j) for m in measured for j in m]
     assert len(jobs) == len(set(jobs)) == 8  # every job computed exactly once
     _same(out, root / "ref.zarr")
+
+
+def test_every_job_variable_says_what_it_holds(tmp_path):
+    """units and long_name on each per-job variable, readable by a plain Zarr reader."""
+    import zarr
+
+    from pathdep.store.schema import VAR_ATTRS
+
+    create_store(tmp_path / "s.zarr", _layout())
+    g = zarr.open_group(tmp_path / "s.zarr", mode="r")
+    for name in [*job_vars(), "done"]:
+        attrs = dict(g[name].attrs)
+        assert attrs == VAR_ATTRS[name] and attrs["units"] and attrs["long_name"], name

@@ -25,7 +25,7 @@ import numpy as np
 from pathdep.atomic import atomic_dir
 from pathdep.errors import PathdepError
 from pathdep.store.probe_arrays import ProbeArrays
-from pathdep.store.schema import DONE, KINDS, Dims, chunks_for, job_vars, shape_of
+from pathdep.store.schema import DONE, KINDS, VAR_ATTRS, Dims, chunks_for, job_vars, shape_of
 
 FACTOR_PREFIX = "factor_"
 
@@ -183,6 +183,7 @@ def _write_layout(tmp: Path, layout: Layout) -> None:
             dtype=var.dtype,
             fill_value=var.fill,
             dimension_names=["run", "step", *var.dims],
+            attributes=VAR_ATTRS.get(name, {}),
         )
 
 

@@ -78,6 +78,27 @@ def job_vars(logprob_dtype: str = "float32", dims: Dims | None = None) -> dict[s
 
 DONE = Var((), "bool", False)
 
+# Attributes written on each per-job variable (CF-style ``units`` and ``long_name``), so a
+# reader of the Zarr store sees what a variable holds without docs/store.md (issue 16).
+VAR_ATTRS: dict[str, dict[str, str]] = {
+    "logprob": {"units": "nats", "long_name": "log p(tokens[seq, pos] | tokens[seq, :pos]); NaN at pos 0"},
+    "entropy": {"units": "nats", "long_name": "entropy of the predictive distribution at (seq, pos)"},
+    "dist_logp": {"units": "nats", "long_name": "log-probs of the kept vocabulary entries per sampled position"},
+    "dist_ids": {"units": "token id", "long_name": "token ids of the kept entries (-1: padding)"},
+    "dist_rest": {"units": "nats", "long_name": "log of the probability mass not kept (-inf: whole vocabulary kept)"},
+    "head_score": {"units": "1", "long_name": "per-head scores by kind (docs/circuits.md); NaN-padded for smaller models"},
+    "icl_score": {"units": "nats", "long_name": "mean loss at the late position minus at the early one (attrs icl_*_pos)"},
+    "hidden": {"units": "1", "long_name": "residual-stream samples at (hsample_seq, hsample_pos)"},
+    "loss": {"units": "nats", "long_name": "mean of -logprob over positions 1..T-1 (evaluation loss)"},
+    "train_loss": {"units": "nats", "long_name": "training loss from the checkpoint sidecar (NaN: unknown)"},
+    "tokens_seen": {"units": "tokens", "long_name": "tokens seen in training at that step (-1: unknown; mask before averaging)"},
+    "done": {"units": "1", "long_name": "the job (run, step) is completely written"},
+    "behavior": {"units": "1", "long_name": "probe accuracy: share of items right (probe_scoring: sum or mean)"},
+    "behavior_margin": {"units": "nats", "long_name": "mean item margin, best correct - best incorrect (per token for mean probes)"},
+    "probe_item_correct": {"units": "1", "long_name": "1 if the item is right, 0 if wrong"},
+    "probe_item_margin": {"units": "nats", "long_name": "the item's margin (per token for mean probes)"},
+}
+
 
 def chunks_for(var: Var, dims: Dims) -> tuple[int, ...]:
     """1 x 1 on (run, step); logprob-like arrays split along seq to ~CHUNK_BYTES."""
