@@ -18,6 +18,14 @@ def test_quick_suite_end_to_end(tmp_path):
     summary = json.loads((tmp_path / "quick" / "summary.json").read_text())
     names = {a["name"] for s in summary["sections"] for a in s["analyses"]}
     assert {"agreement", "convergence", "loss_pca", "phase_changes", "cka"} <= names
+    # every number in a verdict is a number of its result (issue 15 item 4), on a real store
+    from pathdep.analysis.result import AnalysisResult
+    from tests.analyze.verdict_numbers import unbacked
+
+    for folder in sorted(made["analysis"].iterdir()):
+        if (folder / "summary.json").is_file():
+            r = AnalysisResult.load(folder)
+            assert unbacked(r.verdict, r.summary, r.tables) == [], (folder.name, r.verdict)
     # rerunning reuses what is done: no job is measured again
     from pathdep.measure import measure
 
