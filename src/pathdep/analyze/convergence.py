@@ -66,12 +66,15 @@ def _per_step(ds, idx, n_boot, seed, with_kl, cats: pd.DataFrame, keep: set[int]
 
 
 def _capability_values(ds, cat_means) -> dict[str, np.ndarray]:
-    """(run, step) curves of each capability: behaviours, and mean log-prob per token category."""
+    """(run, step) curves of each capability: behaviours (those that leave chance,
+    properties.at_chance: half-way between the noise's extremes is no capability), and
+    mean log-prob per token category."""
     caps = {}
     if data.has_values(ds, "behavior"):
         P = properties.scalar_properties(ds)
+        chance = set(properties.at_chance(P))
         for p in P["property"].values:
-            if str(p).startswith("behavior:"):
+            if str(p).startswith("behavior:") and str(p) not in chance:
                 caps[str(p)] = P.sel(property=p).values
     caps.update({f"tokens:{c}": v for c, v in cat_means.items()})
     return caps
