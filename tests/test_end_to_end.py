@@ -25,7 +25,7 @@ def test_quick_suite_end_to_end(tmp_path):
     for folder in sorted(made["analysis"].iterdir()):
         if (folder / "summary.json").is_file():
             r = AnalysisResult.load(folder)
-            assert unbacked(r.verdict, r.summary, r.tables) == [], (folder.name, r.verdict)
+            assert unbacked(r.verdict, r.summary, r.tables, name=r.name) == [], (r.name, r.verdict)
     # rerunning reuses what is done: no job is measured again
     from pathdep.measure import measure
 

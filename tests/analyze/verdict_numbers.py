@@ -4,8 +4,11 @@ A number in a verdict is *backed* when some value of the summary (walked through
 nested dicts, lists and intervals) or of a table cell equals it at the precision it
 is printed with (its decimals, or 2-3 significant figures), or when it counts
 something a table shows: a table's rows, a column's non-missing values, distinct
-values or True values. Percentages are compared as shares too. Digits inside
-names (``seed0-data1``, ``L1H2``, ``log10``) are not numbers.
+values or True values, or a list of the summary holds. Percentages are
+compared as shares too. Digits inside names (``seed0-data1``, ``L1H2``,
+``log10``) and years of citations ("Ainsworth et al. 2023") are not numbers. A
+verdict that quotes the shipped calibration of its analysis (power at a suite
+size, the planted effect: analysis/calibration.json) is backed by that table.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 NUM = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])")
+CITATION = re.compile(r"(et al\.?,?|\()\s*(19|20)\d\d\b")
 NAME = re.compile(r"\b[\w.-]*[A-Za-z_][\w.-]*\d[\w.-]*|\b\d+[A-Za-z_][\w.-]*|[\w-]*\d[\w-]*→[\w→-]*")
 
 
 def numbers_in(text: str) -> list[tuple[str, bool]]:
     """(number as printed, followed by %) for each number of ``text`` outside names."""
-    text = NAME.sub(" ", text)
+    text = NAME.sub(" ", CITATION.sub(" ", text))
     return [(m.group(0).replace("−", "-"), text[m.end():m.end() + 2].lstrip()[:1] == "%")
             for m in NUM.finditer(text)]
 
@@ -35,6 +39,7 @@ def source_values(summary, tables: dict[str, pd.DataFrame]) -> np.ndarray:
             for v in x.values():
                 walk(v)
         elif isinstance(x, (list, tuple)):
+            vals.append(float(len(x)))
             for v in x:
                 walk(v)
         elif hasattr(x, "value") and hasattr(x, "low"):  # an Interval
@@ -67,9 +72,21 @@ def _backed(s: str, pct: bool, vals: np.ndarray) -> bool:
     return False
 
 
+def calibration_of(name: str) -> list[dict]:
+    """The shipped calibration rows of analysis ``name`` (analysis/calibration.json)."""
+    import json
+    from importlib.resources import files
+
+    rows = json.loads(files("pathdep.analysis").joinpath("calibration.json").read_text())
+    return [r for r in rows if r.get("analysis") == name]
+
+
 def unbacked(verdict: str, summary, tables: dict[str, pd.DataFrame],
-             constants: set[str] = frozenset()) -> list[str]:
+             constants: set[str] = frozenset(), name: str | None = None) -> list[str]:
     """Numbers of ``verdict`` backed by nothing in ``summary`` and ``tables`` (nor in
-    ``constants``: thresholds and settings the analysis states)."""
-    vals = source_values(summary, tables)
-    return [s for s, pct in numbers_in(verdict) if s not in constants and not _backed(s, pct, vals)]
+    ``constants``, nor, given the analysis ``name``, in its shipped calibration)."""
+    cal = calibration_of(name) if name else []
+    vals = source_values([summary, cal], tables)
+    quoted = {s for r in cal for s, _ in numbers_in(str(r.get("effect", "")))}
+    return [s for s, pct in numbers_in(verdict)
+            if s not in constants and s not in quoted and not _backed(s, pct, vals)]

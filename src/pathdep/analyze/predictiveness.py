@@ -137,7 +137,8 @@ def _result(table: pd.DataFrame, axis: Interval, curves: pd.DataFrame) -> Analys
                 title="Consistency over time (ρ at 50 %) vs homogeneity between runs"),
             "consistency_by_fraction": figures.lines(curves, "fraction", "consistency", "property",
                                                      title="Rank correlation of value at t with final value")}
-    summary = {"median_consistency_25": float(c25), "median_consistency_50": float(c50),
+    summary = {"marks": list(MARKS),
+               "median_consistency_25": float(c25), "median_consistency_50": float(c50),
                "axis_correlation": axis,
                "consistency_50": {r["property"]: Interval(r["consistency_50"], r["consistency_50_low"],
                                                           r["consistency_50_high"])
