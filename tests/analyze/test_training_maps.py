@@ -131,3 +131,15 @@ def test_a_run_without_two_measured_checkpoints_is_left_out_and_named(planted):
     assert res.summary["runs_left_out"] == ["run9"] and res.summary["n_runs"] == 9
     assert "run9" not in set(res.tables["paths"]["run"]) and "left out: run9" in res.verdict
     assert res.summary["detour_runs"] == ["run8"]
+
+
+def test_branch_runs_are_left_out_and_counted(store):
+    """Branches start mid-training: their paths would begin in a later state."""
+    from pathdep.analyze.training_maps import training_maps
+
+    res = training_maps(store)
+    parent = [str(p) for p in store["factor_parent"].values]
+    branches = [str(r) for r, p in zip(store["run"].values, parent, strict=True) if p]
+    assert branches and res.summary["branches_left_out"] == branches
+    assert not set(branches) & set(res.tables["paths"]["run"])
+    assert f"{len(branches)} branch runs left out" in res.verdict

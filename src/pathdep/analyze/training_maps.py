@@ -155,6 +155,10 @@ def _verdict(s: dict, per_run: pd.DataFrame) -> str:
              f"metrics ({s['zscore']})")
     if k_states == s["k_max"] < s["max_states"]:
         where += f", the most that {s['n_cells']} cells bear"
+    if s.get("branches_left_out"):
+        n_b = len(s["branches_left_out"])
+        where += (f"; {n_b} branch run{'s' if n_b != 1 else ''} left out (they start "
+                  "mid-training)")
     if s["runs_left_out"]:
         where += (f"; left out: {', '.join(s['runs_left_out'])} (fewer than 2 checkpoints with "
                   "every metric measured)")
@@ -208,10 +212,21 @@ def _figures(ids: pd.DataFrame, states: np.ndarray, lengths: list[int], steps: n
                 nodes, edges, title="Training map: states and the transitions runs make")}
 
 
+def _without_branches(ds: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
+    """The store without branch runs (factor ``parent`` set), and their names: a branch
+    starts mid-training, so its path would begin in a later state and read as a detour."""
+    if "factor_parent" not in ds.coords:
+        return ds, []
+    parent = np.asarray(ds["factor_parent"].values).astype(str)
+    branch = (parent != "") & (parent != "nan") & (parent != "None")
+    return ds.isel(run=np.flatnonzero(~branch)), [str(r) for r in ds["run"].values[branch]]
+
+
 def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
                   **overrides) -> AnalysisResult:
     """Each run's path through the latent states of a Gaussian HMM; the modal path and detours."""
     o = TrainingMapsOptions.build(options, **overrides)
+    ds, branches = _without_branches(ds)
     P = metric_table(ds)
     keep, metrics = choose_metrics(P)
     if not keep:
@@ -227,8 +242,10 @@ def training_maps(ds: xr.Dataset, options: TrainingMapsOptions | None = None,
          "max_states": o.max_states,
          "n_metrics": len(keep), "metrics": keep, "zscore": o.zscore,
          "dropped_metrics": metrics.loc[~metrics["used"], "metric"].tolist(),
-         "runs_left_out": left_out, "n_cells": int(len(X)), "modal_path": ls.show(mode),
-         "n_follow": count, "share_follow": _share(count, n), "detour_runs": detours,
+         "runs_left_out": left_out, "branches_left_out": branches,
+         "n_cells": int(len(X)), "modal_path": ls.show(mode),
+         "n_follow": count, "share_follow": _share(count, n), "level": 0.95,
+         "detour_runs": detours,
          "informative": bool(fit.k > 1 and n >= MIN_RUNS and count > 1)}
     if not s["informative"]:
         s["detour_runs"] = []
