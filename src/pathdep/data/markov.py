@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from pathdep.data.base import Corpus, Split, split_seed
+from pathdep.data.tokenizer import word_level
 
 EOS = "<|endoftext|>"
 
@@ -77,15 +78,7 @@ def sample_sequences(chains, prior, n: int, length: int, rng: np.random.Generato
 
 def tokenizer_for(k: int):
     """A word-level tokenizer whose ids are the states, plus an end-of-text token."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {f"s{i}": i for i in range(k)} | {EOS: k}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token=EOS))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
-    )
+    return word_level([f"s{i}" for i in range(k)])
 
 
 def generate(cfg: MarkovConfig, split: Split) -> Corpus:

@@ -33,8 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pathdep.data.base import Corpus, Split, split_seed
-
-EOS = "<|endoftext|>"
+from pathdep.data.tokenizer import word_level
 
 
 class RepeatCopyConfig(BaseModel):
@@ -62,15 +61,7 @@ class RepeatCopyConfig(BaseModel):
 
 def tokenizer_for(n: int):
     """A word-level tokenizer with id i for symbol ``c{i}`` and id n for end-of-text."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {f"c{i}": i for i in range(n)} | {EOS: n}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token=EOS))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
-    )
+    return word_level([f"c{i}" for i in range(n)])
 
 
 def generate(cfg: RepeatCopyConfig, split: Split) -> Corpus:

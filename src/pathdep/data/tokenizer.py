@@ -37,6 +37,21 @@ def train_bpe(docs: Sequence[str], vocab_size: int, min_frequency: int = 2):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=EOS)
 
 
+def word_level(words: Sequence[str]):
+    """A word-level tokenizer (Hugging Face ``tokenizers``) with id i for ``words[i]`` and
+    id ``len(words)`` for end-of-text (also BOS, unknown and padding); whitespace splits
+    words. For generators that write a closed vocabulary of symbols."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(words)} | {EOS: len(words)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=EOS))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
+    )
+
+
 def load_tokenizer_from(path: str):
     """An existing tokenizer from a folder or hub id."""
     from transformers import AutoTokenizer
