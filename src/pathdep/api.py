@@ -28,6 +28,7 @@ function of the same name.
 | forking     | ``forking``        | the :class:`AnalysisResult` of forking tokens |
 | prompts     | ``prompts``        | the :class:`AnalysisResult` of prompt dependence |
 | calibrate   | ``calibrate``      | rows of false-positive rate and power per analysis and size |
+| checkpoint_path |                | a run's checkpoint at a step: a folder, or ``repo@revision`` |
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pathdep.pipeline import EXAMPLES, demo, run
 from pathdep.report.build import report
 from pathdep.spec import Spec, load_spec
 from pathdep.store import open_store
-from pathdep.suites import Checkpoint, Run, Suite, load_suite
+from pathdep.suites import Checkpoint, Run, Suite, checkpoint_path, load_suite
 from pathdep.train import train
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "analyze",
     "barriers",
     "calibrate",
+    "checkpoint_path",
     "demo",
     "forking",
     "load_spec",

@@ -3,11 +3,13 @@
 from pathdep.suites.load import load_suite, read_manifest, select
 from pathdep.suites.model import Checkpoint, Run, Suite
 from pathdep.suites.run_ids import match_run_ids, unknown_run_message
+from pathdep.suites.where import checkpoint_path
 
 __all__ = [
     "Checkpoint",
     "Run",
     "Suite",
+    "checkpoint_path",
     "load_suite",
     "match_run_ids",
     "read_manifest",
