@@ -65,12 +65,20 @@ def missing_dependency(e: ModuleNotFoundError) -> str:
             "with its dependencies (pip install pathdep)")
 
 
+RESUME = ("interrupted: what is done is kept (every finished checkpoint, measured job and "
+          "saved analysis); run the same command again to resume from there")
+
+
 def friendly(fn):
-    """Turn PathdepError (and a missing dependency) into one red line and exit status 2."""
+    """Turn PathdepError (and a missing dependency) into one red line and exit status 2;
+    Ctrl-C (SIGINT) into how to resume, exit status 130."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            console.print(f"\n[bold yellow]{RESUME}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         except PathdepError as e:
             _fail(str(e))
         except ModuleNotFoundError as e:

@@ -135,3 +135,28 @@ def test_text_corpus_empty_and_missing_are_clear_errors(tmp_path, tiny_spec):
         train(tiny_spec(data={"generator": "text", "path": str(empty)}), tmp_path / "a")
     with pytest.raises(PathdepError, match="does not exist"):
         train(tiny_spec(data={"generator": "text", "path": str(tmp_path / "nope.txt")}), tmp_path / "b")
+
+
+def test_ctrl_c_says_how_to_resume_and_the_rerun_finishes(tmp_path):
+    """SIGINT during `pathdep train`: exit 130 with how to resume; the same command then ends
+    the suite from the last checkpoint (issue 15 item 2)."""
+    from tests.conftest import tiny_spec_dict
+
+    d = tiny_spec_dict(train={"steps": 400, "checkpoints": "every:20"}, grid={"seed": [0], "data_seed": [0]})
+    spec_file = tmp_path / "s.toml"
+    _write_spec(spec_file, d)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pathdep.cli", "train", str(spec_file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ck = out / "runs" / "seed0-data0" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (ck / "step-0000040").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    text = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, text
+    assert "run the same command again to resume" in text
+    assert not (ck / "step-0000400").exists(), "training finished before the interrupt"
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (ck / "step-0000400").exists()
