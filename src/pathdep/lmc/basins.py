@@ -244,8 +244,9 @@ def _verdict(b: _Basins) -> str:
     else:
         text = (f"{where}, {runs} form {b.n_basins} linearly connected basins of sizes "
                 f"{', '.join(map(str, sizes))} (average-linkage cut at a barrier of {b.thr:.3g} "
-                f"nats): mean barrier {fmt(within.mean()) if within.size else 'n/a'} nats "
-                f"within basins and {fmt(between.mean())} nats between them")
+                f"nats): " + (f"mean barrier {fmt(within.mean())} nats within basins and "
+                              if within.size else "no basin holds two runs; mean barrier ")
+                + f"{fmt(between.mean())} nats between them")
     if b.beh.ari is not None:
         text += (f"; behavioural clusters of the same runs ({len(b.beh.probes)} probes, cut into "
                  f"{b.n_basins} groups) match the basins with adjusted Rand index "
