@@ -6,16 +6,24 @@ so that larger means more path-dependent:
 
 - ``between_share``: A, the between-run share of variance (``run_variance``);
 - ``clusteredness``: C, Hartigan's dip statistic of the runs' final values;
-- ``predictive_25`` / ``predictive_50``: E, Spearman's ρ across runs between the
-  value at 25 % / 50 % of training and the final value (``predictiveness``);
+- ``predictive_50``: E, Spearman's ρ across runs between the value at 50 % of
+  training and the final value (``predictiveness``); the value at 25 % was a
+  column too until December 2026, but the two measure nearly the same thing
+  (median correlation 0.82 across simulated tables, issue 14), and a built-in
+  correlated pair is a PC1 that no shuffle of the columns reproduces;
 - ``formation_spread``: s.d. across runs of log10 of the step at which the
   property has gone half-way from its first to its final value.
 
 The indicators are z-scored across properties (a missing value becomes the
 column mean) and their principal components computed; PC1's share of
 variance and its loadings answer whether one factor runs through them. The
-share is compared with a null of independently shuffled columns. Intervals:
-recompute the whole table on resampled runs.
+share is tested against a null of independently shuffled columns (each
+indicator permuted across properties, which keeps every column's values and
+destroys their association): p = (1 + #{null >= observed}) / (1 + n_perm).
+The verdict names a general factor only when that test rejects at 0.05 *and*
+the loadings share one sign; same-sign loadings alone fired in 20-25 % of
+tables without any factor (issue 14). Intervals: recompute the whole table on
+resampled runs.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from pathdep.analysis.result import AnalysisResult
 from pathdep.analyze import predictiveness
 from pathdep.analyze.run_variance import between_share
 
-INDICATORS = ("between_share", "clusteredness", "predictive_25", "predictive_50", "formation_spread")
+INDICATORS = ("between_share", "clusteredness", "predictive_50", "formation_spread")
+ALPHA = 0.05
 MIN_RUNS, MIN_PROPERTIES = 4, 3
 
 
@@ -53,7 +62,7 @@ def indicator_table(P: xr.DataArray, r: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             spread = np.nanstd(np.log10(np.where(form > 0, form, np.nan)))
         out[i] = [between_share(v), _dip(properties.final_values(v)),
-                  predictiveness.consistency(v, st, 0.25), predictiveness.consistency(v, st, 0.5),
+                  predictiveness.consistency(v, st, 0.5),
                   spread if np.isfinite(form).sum() > 1 else np.nan]
     return out
 
@@ -71,10 +80,21 @@ def pca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ratio, vt
 
 
-def _null_share(table: np.ndarray, n_perm: int, seed: int) -> float:
+def null_shares(table: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
+    """PC1 shares of ``n_perm`` tables with each column shuffled independently."""
     rng = np.random.default_rng(seed)
-    shares = [pca(np.stack([rng.permutation(c) for c in table.T], 1))[0][0] for _ in range(n_perm)]
-    return float(np.nanmean(shares))
+    return np.array([pca(np.stack([rng.permutation(c) for c in table.T], 1))[0][0]
+                     for _ in range(n_perm)])
+
+
+def _null_share(table: np.ndarray, n_perm: int, seed: int) -> float:
+    return float(np.nanmean(null_shares(table, n_perm, seed)))
+
+
+def permutation_p(observed: float, null: np.ndarray) -> float:
+    """One-sided permutation p-value, (1 + #{null >= observed}) / (1 + n)."""
+    null = null[np.isfinite(null)]
+    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
 
 
 class GeneralFactorOptions(BootOptions):
@@ -105,17 +125,25 @@ def general_factor(ds: xr.Dataset, options: GeneralFactorOptions | None = None,
 
     ivs = bootstrap.estimate_many(lambda r, w: stat(r, w), n, n_boot=n_boot, seed=seed)
     share, loads = ivs[0], ivs[1:]
-    null = _null_share(table, n_perm, seed)
+    nulls = null_shares(table, n_perm, seed)
+    null, p = float(np.nanmean(nulls)), permutation_p(float(ratio[0]), nulls)
     ind = pd.DataFrame(table, columns=list(INDICATORS))
     ind.insert(0, "property", [str(p) for p in P["property"].values])
     load_df = pd.DataFrame({"indicator": INDICATORS, "loading": vt[0],
                             "loading_low": [i.low for i in loads], "loading_high": [i.high for i in loads]})
     same_sign = bool(np.all(vt[0][np.abs(vt[0]) > 0.1] > 0))
-    verdict = (f"Across {len(ind)} properties, PC1 of {len(INDICATORS)} path-dependence indicators "
-               f"explains {share.value:.0%} [{share.low:.0%}, {share.high:.0%}] of their variance "
-               f"(shuffled indicators: {null:.0%}); its loadings "
-               + ("share one sign, as a general factor would." if same_sign else
-                  "have mixed signs, so PC1 is not a single general factor."))
+    beats = p < ALPHA
+    head = (f"Across {len(ind)} properties, PC1 of {len(INDICATORS)} path-dependence indicators "
+            f"explains {share.value:.0%} [{share.low:.0%}, {share.high:.0%}] of their variance "
+            f"(shuffled indicators: {null:.0%} on average, permutation p = {p:.2g})")
+    if beats and same_sign:
+        tail = "; its loadings share one sign: a general factor runs through the indicators."
+    elif beats:
+        tail = "; its loadings have mixed signs, so PC1 is not a single general factor."
+    else:
+        tail = ("; that is within what shuffled indicators give, so this suite shows no "
+                "evidence of a general factor.")
+    verdict = head + tail
     figs = {"loadings": figures.bars(load_df, "indicator", "loading", title="Loadings of PC1",
                                      err=("loading_low", "loading_high")),
             "explained": figures.bars(pd.DataFrame({"component": [f"PC{i + 1}" for i in
@@ -124,7 +152,9 @@ def general_factor(ds: xr.Dataset, options: GeneralFactorOptions | None = None,
                                       title="Share of indicator variance per component")}
     return AnalysisResult(
         name="general_factor", question="general factor", verdict=verdict,
-        summary={"pc1_share": share, "null_pc1_share": null, "same_sign": same_sign,
+        summary={"pc1_share": share, "null_pc1_share": null, "p_value": p, "alpha": ALPHA,
+                 "n_perm": n_perm, "general_factor": bool(beats and same_sign),
+                 "same_sign": same_sign,
                  "loadings": dict(zip(INDICATORS, loads, strict=True)), "n_properties": len(ind)},
         tables={"indicators": ind, "loadings": load_df}, figures=figs)
 
