@@ -246,7 +246,8 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
                "pretrain_left_out": left_out}
     summary |= _spreads(finals[col].to_numpy(float), pre[col].to_numpy(float), n_boot, seed)
     summary |= {"predictable_from_step": stays_from(pred, 1.0),
-                "predictable_90_from_step": stays_from(pred, 0.9)}
+                "predictable_90_from_step": stays_from(pred, 0.9),
+                "predictable_levels": [1.0, 0.9]}
     ratio = summary["std_ratio_rl_to_pretrain"]
     verdict = _verdict(summary, ratio)
     result = AnalysisResult(NAME, QUESTION, verdict, summary,
