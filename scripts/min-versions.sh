@@ -40,5 +40,5 @@ PYEOF
 # the command line, the store, checkpoint loading, and one tiny suite end to end.
 "$VPY" -m pytest -q -p no:cacheprovider -p no:warnings \
   tests/test_spec.py tests/test_spec_digest.py tests/test_dependencies.py tests/test_cli.py \
-  tests/store tests/suites/test_load_errors.py tests/train/test_model_config.py \
+  tests/store tests/suites/test_load_errors.py tests/train/test_model_config.py tests/test_interop.py \
   tests/test_end_to_end.py

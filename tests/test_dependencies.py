@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "pathdep"
 
 #: import name -> distribution name, where they differ.
-DIST_OF = {"sklearn": "scikit-learn", "huggingface_hub": "huggingface-hub"}
+DIST_OF = {"sklearn": "scikit-learn", "huggingface_hub": "huggingface-hub",
+           "transformer_lens": "transformer-lens"}
 
 
 def _name(req: str) -> str:

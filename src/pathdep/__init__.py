@@ -41,6 +41,8 @@ if TYPE_CHECKING:
         open_store,
         report,
         run,
+        to_nnsight,
+        to_transformer_lens,
         train,
     )
 
@@ -66,6 +68,8 @@ __all__ = [
     "open_store",
     "report",
     "run",
+    "to_nnsight",
+    "to_transformer_lens",
     "train",
 ]
 

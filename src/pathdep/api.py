@@ -29,6 +29,8 @@ function of the same name.
 | prompts     | ``prompts``        | the :class:`AnalysisResult` of prompt dependence |
 | calibrate   | ``calibrate``      | rows of false-positive rate and power per analysis and size |
 | checkpoint_path |                | a run's checkpoint at a step: a folder, or ``repo@revision`` |
+| to_transformer_lens |            | that checkpoint as a TransformerLens ``TransformerBridge`` |
+| to_nnsight  |                    | that checkpoint as an nnsight ``TransformersModel`` |
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathdep.analyze.verbs import barriers, forking, prompts, rl
 from pathdep.calibrate import calibrate
 from pathdep.errors import PathdepError
 from pathdep.measure.api import MeasureResult, measure
+from pathdep.models.bridges import to_nnsight, to_transformer_lens
 from pathdep.pipeline import EXAMPLES, demo, run
 from pathdep.report.build import report
 from pathdep.spec import Spec, load_spec
@@ -73,6 +76,8 @@ __all__ = [
     "report",
     "rl",
     "run",
+    "to_nnsight",
+    "to_transformer_lens",
     "train",
 ]
 

@@ -152,7 +152,24 @@ def _tokenizer(spec: Spec, corpus, out: Path):
         tok = train_bpe(corpus.docs, spec.tokenizer.vocab_size, spec.tokenizer.min_frequency)
     with atomic.atomic_dir(folder) as tmp:
         tok.save_pretrained(tmp)
+        _portable_config(Path(tmp))
     return tok
+
+
+def _portable_config(folder: Path) -> None:
+    """Make the saved tokenizer load the same on every transformers (issue 16).
+
+    transformers 5 writes ``tokenizer_class: TokenizersBackend``, a class 4.x lacks
+    (AutoTokenizer fails there); ``PreTrainedTokenizerFast`` is the same class in 5.x
+    (an alias) and exists in 4.x. ``model_max_length`` stays "unset" (1e30): the
+    corpus tokenises whole documents, and lm-evaluation-harness reads the context
+    from config.json's ``max_position_embeddings`` first.
+    """
+    file = folder / "tokenizer_config.json"
+    cfg = json.loads(file.read_text())
+    if cfg.get("tokenizer_class") == "TokenizersBackend":
+        cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 def prepare(spec: Spec, out: Path):
