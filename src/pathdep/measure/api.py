@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from pathdep.errors import PathdepError
 from pathdep.executors import Executor, get_executor
 from pathdep.measure.job import MeasureJob, run_job
@@ -69,7 +71,13 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
         config = parse_spec(suite.meta["spec"], f"suite {suite.name} spec").measure
     config = config or MeasureSpec()
     update = {k: v for k, v in overrides.items() if v is not None}
-    return MeasureSpec.model_validate({**config.model_dump(), **update}) if update else config
+    if not update:
+        return config
+    try:  # exclude_unset: which options were given stays known (auto batch size on a GPU)
+        return MeasureSpec.model_validate({**config.model_dump(exclude_unset=True), **update})
+    except ValidationError as e:
+        bad = "; ".join(f"{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())
+        raise PathdepError(f"measure options: {bad}") from None
 
 
 def _duplicates(suite: Suite) -> str:
@@ -100,7 +108,40 @@ def _fit_old_store(store: Path, layout):
     return replace(layout, probes=None, dims=dims)
 
 
-def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool) -> tuple[list, list]:
+def _resolve_precision(cfg: MeasureSpec) -> dict:
+    """The jobs' device, dtype and whether the batch is sized from GPU memory."""
+    from pathdep.models.device import dtype_name, resolve_device, resolve_dtype
+
+    dev = resolve_device(cfg.device)
+    dtype = dtype_name(resolve_dtype(cfg.dtype, dev))
+    auto = dev.type == "cuda" and "batch_size" not in cfg.model_fields_set
+    return {"device": str(dev), "dtype": dtype, "auto_batch": auto}
+
+
+def _precision(store: Path, cfg: MeasureSpec, layout, precision: dict) -> None:
+    """Record the device kind and dtype in a new store; check them against an old one:
+    a store never mixes weight precisions unknowingly."""
+    import torch
+
+    dev, dtype, auto = torch.device(precision["device"]), precision["dtype"], precision["auto_batch"]
+    if is_store(store):
+        was = read_inputs(store)["attrs"]
+        old = was.get("measure_dtype", "float32")  # stores before issue 17: CPU, float32
+        if old != dtype:
+            raise PathdepError(f"store {store} was measured with {old} weights, this call would "
+                               f"use {dtype}; pass --dtype {old} to complete it, or measure "
+                               "into a new --out")
+        if was.get("measure_device", "cpu") != dev.type:
+            log.warning("store %s was measured on %s; these jobs run on %s (values agree to "
+                        "float rounding, not bit for bit)", store,
+                        was.get("measure_device", "cpu"), dev.type)
+    else:
+        layout.attrs.update(measure_device=dev.type, measure_dtype=dtype,
+                            measure_batch_size="auto" if auto else str(cfg.batch_size))
+
+
+def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool,
+          precision: dict) -> tuple[list, list]:
     """(jobs to run, (run, step) already done); refuses jobs the store has no place for."""
     inputs = read_inputs(store)
     runs, steps = inputs["runs"], inputs["steps"]
@@ -117,7 +158,8 @@ def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool) -> tupl
             if done[runs.index(run.id), steps.index(ckpt.step)]:
                 skipped.append((run.id, ckpt.step))
             else:
-                jobs.append(MeasureJob(str(store), run, ckpt.step, batch_size, allow_pickle))
+                jobs.append(MeasureJob(str(store), run, ckpt.step, batch_size, allow_pickle,
+                                       **precision))
     return jobs, skipped
 
 
@@ -171,11 +213,13 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     full = suite if isinstance(suite, Suite) else load_suite(suite)
     check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)
+    precision = _resolve_precision(cfg)  # a device that is not there fails before any work
     todo = select(full, runs=runs, steps=steps, every=every)
     layout = suite_layout(full, evalset, cfg, tokenizer)
     store = Path(out).resolve()
     layout = _fit_old_store(store, layout)
     grow = missing_cells(store, layout)
+    _precision(store, cfg, layout, precision)
     if cfg.check_duplicates and (grow or not is_store(store)):
         layout.attrs["duplicates"] = _duplicates(full)
     if grow:  # branches or checkpoints added since: keep every measured job, add the new cells
@@ -184,7 +228,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
                  len(layout.runs), len(layout.steps))
     if create_store(store, layout):
         log.info("created store %s", store)
-    jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle)
+    jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle, precision)
     result = MeasureResult(store, skipped=skipped)
     if jobs:
         with get_executor(executor, address, num_cpus=num_cpus) as ex:

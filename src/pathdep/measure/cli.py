@@ -42,6 +42,8 @@ def measure_cmd(
     probes: Annotated[list[str] | None, typer.Option(
         "--probes", help="Behaviour probes: auto, none, or names/batteries/.toml/.jsonl files (`pathdep ls probes`).")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
+    device: Annotated[str | None, typer.Option(help="auto (a CUDA GPU, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="Weights: auto (bfloat16 on a GPU that has it, else float32), float32, bfloat16, float16.")] = None,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
     # deferred: the command line imports this module at start-up; measure loads when run
@@ -53,7 +55,8 @@ def measure_cmd(
     try:
         full = load_suite(suite)
         cfg = default_options(full, batch_size=batch_size, context=context,
-                              eval_sequences=sequences, probes=_split(probes))
+                              eval_sequences=sequences, probes=_split(probes), device=device,
+                              dtype=dtype)
         result = measure(full, out=out, evalset=evalset, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
                          every=every, allow_pickle=allow_pickle, num_cpus=num_cpus)

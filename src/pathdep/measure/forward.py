@@ -78,11 +78,12 @@ class _Out:
 
 
 class _Scratch:
-    """Two reused (batch, positions, vocab) buffers: fresh multi-megabyte tensors per slice
-    cost page faults (glibc returns them to the OS), about a third of the pass on CPU."""
+    """Two reused (batch, positions, vocab) float32 buffers on the model's device: fresh
+    multi-megabyte tensors per slice cost page faults (glibc returns them to the OS),
+    about a third of the pass on CPU."""
 
-    def __init__(self, n: int):
-        self.a, self.b = torch.empty(n), torch.empty(n)
+    def __init__(self, n: int, device=None):
+        self.a, self.b = torch.empty(n, device=device), torch.empty(n, device=device)
 
     def views(self, *shape: int) -> tuple[Tensor, Tensor]:
         n = int(np.prod(shape))
@@ -113,12 +114,12 @@ def _score_slices(head, h: Tensor, x: Tensor, b0: int, s: Samples, out: _Out,
         t1 = min(T - 1, t0 + width)  # logits at t predict the token at t + 1
         lp, free = _log_probs(head, h[:, t0:t1], scratch)  # (B, t, V)
         target = x[:, t0 + 1:t1 + 1, None]
-        out.logprob[b0:b0 + B, t0 + 1:t1 + 1] = lp.gather(-1, target)[..., 0].numpy()
+        out.logprob[b0:b0 + B, t0 + 1:t1 + 1] = lp.gather(-1, target)[..., 0].cpu().numpy()
         torch.exp(lp, out=free)  # entropy: -sum p log p, in place (the cheapest form on CPU)
-        out.entropy[b0:b0 + B, t0 + 1:t1 + 1] = free.mul_(lp).sum(-1).neg_().numpy()
+        out.entropy[b0:b0 + B, t0 + 1:t1 + 1] = free.mul_(lp).sum(-1).neg_().cpu().numpy()
         pick = in_batch[(s.pos[in_batch] - 1 >= t0) & (s.pos[in_batch] - 1 < t1)]
         if len(pick):
-            rows = lp[s.seq[pick] - b0, s.pos[pick] - 1 - t0]  # (n, V)
+            rows = lp[s.seq[pick] - b0, s.pos[pick] - 1 - t0].cpu()  # (n, V)
             logp, ids, rest = _keep_dist(rows, s.top_k)
             out.dist_logp[pick, : logp.shape[1]] = logp.numpy()
             out.dist_ids[pick, : ids.shape[1]] = ids.numpy()
@@ -128,13 +129,14 @@ def _score_slices(head, h: Tensor, x: Tensor, b0: int, s: Samples, out: _Out,
 def _hidden_of_batch(model, body, x: Tensor, b0: int, s: Samples, out: _Out) -> Tensor:
     """Run the body on one batch, keeping the residual stream at this batch's hidden samples."""
     hs = np.flatnonzero((s.hseq >= b0) & (s.hseq < b0 + len(x)))
-    rows, cols = torch.from_numpy(s.hseq[hs] - b0), torch.from_numpy(s.hpos[hs])
+    rows = torch.from_numpy(s.hseq[hs] - b0).to(x.device)
+    cols = torch.from_numpy(s.hpos[hs]).to(x.device)
     n_layers = model.config.num_hidden_layers
     layers = [la for la in s.hlayers if la <= n_layers] if len(hs) else []
     with arch.residual_taps(model, layers, lambda r: r[rows, cols]) as taps:
         h = body(x).last_hidden_state  # (B, T, d), after the final norm
     for layer, v in taps.items():
-        out.hidden[s.hlayers.index(layer), hs, : v.shape[-1]] = v.float().numpy()
+        out.hidden[s.hlayers.index(layer), hs, : v.shape[-1]] = v.float().cpu().numpy()
     return h
 
 
@@ -146,10 +148,11 @@ def main_pass(model, tokens: np.ndarray, s: Samples, *, batch_size: int,
     V = head.weight.shape[0]
     out = _Out(n_seq, n_pos, s, V, model.config.hidden_size)
     batch = min(batch_size, n_seq)
-    scratch = _Scratch(min(batch * n_pos * V, max(LOGIT_BUDGET, batch * V)))  # see _score_slices
+    dev = head.weight.device
+    scratch = _Scratch(min(batch * n_pos * V, max(LOGIT_BUDGET, batch * V)), dev)  # _score_slices
     with torch.inference_mode(), bar(label, total=-(-n_seq // batch_size)) as pb:
         for b0 in range(0, n_seq, batch_size):
-            x = torch.from_numpy(tokens[b0:b0 + batch_size]).long()
+            x = torch.from_numpy(tokens[b0:b0 + batch_size]).long().to(dev)
             h = _hidden_of_batch(model, body, x, b0, s, out)
             _score_slices(head, h, x, b0, s, out, scratch)
             pb.advance()

@@ -102,7 +102,7 @@ def copying_scores(model, tokens: Tensor) -> Tensor:
         model.base_model(tokens)
     ln_f, W_U = arch.unembed(model)
     V = W_U.shape[0]
-    in_sample = torch.zeros(tokens.shape[0], V, dtype=torch.bool)
+    in_sample = torch.zeros(tokens.shape[0], V, dtype=torch.bool, device=tokens.device)
     in_sample.scatter_(1, tokens, True)
     scores = torch.empty(L, H)
     for layer in range(L):
@@ -116,7 +116,7 @@ def copying_scores(model, tokens: Tensor) -> Tensor:
             own = raised.gather(-1, tokens[..., None]).squeeze(-1)
             total = (raised * in_sample[:, None, :]).sum(-1)
             q = torch.where(total > 0, own / total.clamp_min(1e-30), torch.zeros_like(own))
-            scores[layer, h] = 2 * q.mean() - 1
+            scores[layer, h] = float(2 * q.mean() - 1)
     return scores
 
 
@@ -148,8 +148,9 @@ def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
     ``text``: evaluation sequences (previous-token score); ``prefix``: BOS + 4
     repeats of n random tokens (plan.py).
     """
-    text_t = torch.as_tensor(text[:, :PREV_CONTEXT], dtype=torch.long)
-    prefix_t = torch.as_tensor(prefix, dtype=torch.long)
+    dev = model.get_input_embeddings().weight.device
+    text_t = torch.as_tensor(text[:, :PREV_CONTEXT], dtype=torch.long, device=dev)
+    prefix_t = torch.as_tensor(prefix, dtype=torch.long, device=dev)
     n = (prefix.shape[1] - 1) // 4
     with torch.inference_mode(), arch.eager_attention(model):
         prev = torch.stack(attention_sums(model, text_t, _prev))  # (L, H)
@@ -165,4 +166,4 @@ def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
         "copying": copying,
         "ov_eigen": ov_eigen,
     }
-    return torch.stack([by_kind[k] for k in KINDS], dim=-1).numpy().astype(np.float32)
+    return torch.stack([by_kind[k].float().cpu() for k in KINDS], dim=-1).numpy().astype(np.float32)

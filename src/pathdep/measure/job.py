@@ -22,6 +22,7 @@ import numpy as np
 from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import head_scores
+from pathdep.models.device import auto_batch_size
 from pathdep.models.load import load_error, load_model
 from pathdep.probes import score_probes
 from pathdep.store import is_done, job_lock, read_inputs, read_probe_inputs, write_job
@@ -41,6 +42,9 @@ class MeasureJob:
     batch_size: int = 16
     allow_pickle: bool = False
     wait: bool = False  # block on another process's lock instead of reporting "busy"
+    device: str = "cpu"  # resolved by the caller (models/device.py): cpu, cuda:N, mps
+    dtype: str = "float32"  # the model's weights; log-softmax stays float32
+    auto_batch: bool = False  # on a GPU, size the batch from free memory (batch_size = floor)
 
 
 @dataclass
@@ -98,11 +102,14 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
     alive = weakref.ref(model)
     try:
         _check_fits(model, inputs, f"run {job.run.id} step {job.step} ({ckpt.location})")
-        res = main_pass(model, tokens, samples, batch_size=job.batch_size,
+        batch = job.batch_size
+        if job.auto_batch:
+            batch = auto_batch_size(model, tokens.shape[1], model.device, given=batch)
+        res = main_pass(model, tokens, samples, batch_size=batch,
                         label=f"{job.run.id}@{job.step}")
         prefix = inputs["prefix_tokens"]
         heads = head_scores(model, tokens[: prefix.shape[0]], prefix)
-        behavior = _behavior(job, model) if dims.probe else {}
+        behavior = _behavior(job, model, batch) if dims.probe else {}
     finally:  # free the model now: reference counting usually does it, and a full
         del model  # gc.collect() (~0.3 s with torch loaded) runs only if something holds it
         if alive() is not None:
@@ -119,17 +126,21 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
     } | behavior
 
 
-def _behavior(job: MeasureJob, model) -> dict[str, np.ndarray]:
+def _behavior(job: MeasureJob, model, batch: int) -> dict[str, np.ndarray]:
     """The behaviour probes of the store scored with the loaded model (pathdep.probes)."""
-    sc = score_probes(model, read_probe_inputs(Path(job.store)), batch_size=job.batch_size)
+    sc = score_probes(model, read_probe_inputs(Path(job.store)), batch_size=batch)
     return {"behavior": sc.accuracy, "behavior_margin": sc.margin,
             "probe_item_correct": sc.item_correct, "probe_item_margin": sc.item_margin}
 
 
 def _load(job: MeasureJob, ckpt: Checkpoint):
     """The checkpoint's model; any load failure is this job's PathdepError, with the reason."""
+    import torch
+
     try:
-        return load_model(job.run, ckpt, allow_pickle=job.allow_pickle)
+        model = load_model(job.run, ckpt, allow_pickle=job.allow_pickle,
+                           dtype=getattr(torch, job.dtype))
+        return model.to(torch.device(job.device))
     except PathdepError:
         raise
     except Exception as e:  # load_model names its own; anything else is named here

@@ -102,7 +102,7 @@ def _neox_ov(model, layer: int) -> OV:
     dh = d // H
     w = blk.attention.query_key_value.weight.view(H, 3 * dh, d)  # rows per head: q, k, v
     b = blk.attention.query_key_value.bias
-    b_v = b.view(H, 3 * dh)[:, 2 * dh:] if b is not None else torch.zeros(H, dh)
+    b_v = b.view(H, 3 * dh)[:, 2 * dh:] if b is not None else torch.zeros(H, dh, device=w.device, dtype=w.dtype)
     W_O = blk.attention.dense.weight.view(d, H, dh).permute(1, 2, 0)  # (H, dh, d)
     return OV(blk.input_layernorm, w[:, 2 * dh:, :].transpose(1, 2), b_v, W_O)
 

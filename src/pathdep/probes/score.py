@@ -35,16 +35,18 @@ def row_logprobs(model, c: CompiledProbes, batch_size: int = 16) -> np.ndarray:
     body, head = arch.logits_head(model)
     order = np.argsort(c.row_len, kind="stable")
     out = np.zeros(len(order), np.float64)
+    dev = head.weight.device
     with torch.inference_mode():
         for b0 in range(0, len(order), batch_size):
             idx = order[b0:b0 + batch_size]
             width = int(c.row_len[idx].max())
-            x = torch.from_numpy(c.tokens[idx, :width]).long()  # (B, T)
+            x = torch.from_numpy(c.tokens[idx, :width]).long().to(dev)  # (B, T)
             h = body(x).last_hidden_state  # (B, T, d)
             r, t = _continuation_positions(c, idx)
+            r, t = r.to(dev), t.to(dev)
             lp = torch.log_softmax(head(h[r, t - 1]).float(), dim=-1)  # (n, V)
-            tok_lp = lp.gather(-1, x[r, t][:, None])[:, 0].double().numpy()
-            out[idx] = np.bincount(r.numpy(), tok_lp, minlength=len(idx))
+            tok_lp = lp.gather(-1, x[r, t][:, None])[:, 0].double().cpu().numpy()
+            out[idx] = np.bincount(r.cpu().numpy(), tok_lp, minlength=len(idx))
     return out
 
 

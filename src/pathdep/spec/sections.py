@@ -271,6 +271,12 @@ class MeasureSpec(_Strict):
     logprob_dtype: Literal["float32", "float16"] = Field("float32", description="Storage type of logprob.")
     seed: int = Field(0, description="Seed of the sample positions and the head-score sequences.")
     check_duplicates: bool = Field(True, description="Record checkpoints with identical weights in the store.")
+    device: str = Field(
+        "auto", exclude_if=lambda v: v == "auto",  # so older specs keep their digest
+        description="Where models run: auto (a CUDA GPU, else MPS, else the CPU), cpu, cuda, cuda:N or mps.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", exclude_if=lambda v: v == "auto",
+        description="Model weights' precision: auto = bfloat16 on a GPU that has it, else float32; log-softmax and entropies stay float32.")
     probes: str | list[str] = Field(
         "auto", exclude_if=lambda v: v == "auto",  # so older specs keep their digest
         description="Behaviour probes: 'auto' (world suites: the world battery), 'none', or a list of probe names, batteries and .toml/.jsonl files (`pathdep ls probes`).")
