@@ -105,6 +105,14 @@ class TrainSpec(_Strict):
         "log:20", description="'log:N' (log-spaced, step 0 included), 'every:K', or a list of steps."
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+    device: str = Field(
+        "cpu", exclude_if=lambda v: v == "cpu",  # so older specs keep their digest
+        description="Where runs train: cpu (bit-identical reruns), cuda, cuda:N, mps, or auto (a "
+                    "GPU if there is one). Part of the digest: other devices give other weights.")
+    dtype: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32", exclude_if=lambda v: v == "float32",
+        description="float32, or bfloat16 autocast (float32 master weights and optimizer); auto = "
+                    "bfloat16 on a GPU that has it, else float32.")
     packing: Literal["stream", "doc_start"] = Field(
         "stream", exclude_if=lambda v: v == "stream",  # so older specs keep their digest
         description="How documents fill the contexts: 'stream' joins them and cuts every "
@@ -112,6 +120,11 @@ class TrainSpec(_Strict):
                     "(or every context tokens into a long one) and runs on into the next, so "
                     "copies inside a document are seen whole. Induction heads formed with "
                     "'doc_start' and not with 'stream' on 2-layer models (BENCHMARKS.md).")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
 
     @field_validator("checkpoints")
     @classmethod
@@ -252,6 +265,13 @@ class RLSpec(_Strict):
     eval_every: int = Field(5, ge=1, description="Measure the form share every this many steps.")
 
 
+def check_device(v: str) -> str:
+    """auto, cpu, mps, cuda or cuda:N (whether it exists is checked where it is used)."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+        raise ValueError(f"{v!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return v
+
+
 class MeasureSpec(_Strict):
     """What to measure at every checkpoint (the measurement stage reads this)."""
 
@@ -277,6 +297,11 @@ class MeasureSpec(_Strict):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", exclude_if=lambda v: v == "auto",
         description="Model weights' precision: auto = bfloat16 on a GPU that has it, else float32; log-softmax and entropies stay float32.")
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
+
     probes: str | list[str] = Field(
         "auto", exclude_if=lambda v: v == "auto",  # so older specs keep their digest
         description="Behaviour probes: 'auto' (world suites: the world battery), 'none', or a list of probe names, batteries and .toml/.jsonl files (`pathdep ls probes`).")

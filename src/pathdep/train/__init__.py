@@ -18,7 +18,7 @@ from pathdep.spec import Spec, load_spec
 from pathdep.suites.model import Suite
 from pathdep.suites.run_ids import match_run_ids
 from pathdep.train.grid import RunPlan, expand_grid
-from pathdep.train.loop import train_run
+from pathdep.train.loop import device_of, train_run
 from pathdep.train.prepare import prepare
 from pathdep.train.suite_manifest import write_manifest
 
@@ -46,6 +46,7 @@ def train(spec: Spec | str | Path, out: str | Path, *, runs: list[str] | None = 
         todo = [p for p in plans if p.id in chosen]
     else:
         todo = plans
+    device_of(plans[0])  # a GPU that is not there fails before any data is written
     prepare(spec, out)
     if src is not None and not (out / "spec.toml").exists():
         (out / "spec.toml").write_text(src.read_text())

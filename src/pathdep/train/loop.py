@@ -16,8 +16,14 @@ replayed deterministically up to the branch step, which gives the identical
 state.
 
 Determinism: the init seed fixes the weights and dropout, the data-order seed
-the batches; the same spec on the same machine gives bit-identical weights,
-and a resumed run ends exactly where an uninterrupted one would.
+the batches; on the CPU (``[train] device = "cpu"``, the default) the same spec
+on the same machine gives bit-identical weights, and a resumed run ends exactly
+where an uninterrupted one would. On a GPU (``device = "cuda"``, optionally
+``dtype = "bfloat16"`` autocast) deterministic algorithms are requested
+(``torch.use_deterministic_algorithms``, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``), so
+reruns on the same GPU model and software agree; kernels without a
+deterministic version warn instead, and another GPU model gives other weights.
+Checkpoints are float32 either way.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pathdep import atomic, progress
 from pathdep._hf import quiet
 from pathdep.errors import PathdepError
 from pathdep.models.build import build_model, load_saved
+from pathdep.models.device import resolve_device, resolve_dtype
 from pathdep.spec import LRIntervention
 from pathdep.train.batches import DataOrder, Injector, SeenLog, TokenizedCorpus
 from pathdep.train.grid import RunPlan
@@ -101,7 +108,26 @@ def _save_checkpoint(out, plan, model, opt, step, tokens, loss, seen: SeenLog):
         atomic.write_json(tmp / SIDECAR, meta)
     with atomic.atomic_dir(Path(out) / "runs" / plan.id / "state") as tmp:
         torch.save({"optimizer": opt.state_dict(), "rng": torch.get_rng_state(), "step": step,
-                    "seen": seen.to_dict()}, tmp / "state.pt")
+                    "seen": seen.to_dict(), **_cuda_rng()}, tmp / "state.pt")
+
+
+def _cuda_rng() -> dict:
+    return {"cuda_rng": torch.cuda.get_rng_state_all()} if torch.cuda.is_initialized() else {}
+
+
+def _set_rng(state: dict) -> None:
+    torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+def device_of(plan: RunPlan):
+    """(torch.device, autocast dtype or None) of ``[train] device`` and ``dtype``."""
+    dev = resolve_device(plan.train.device)
+    dtype = resolve_dtype(plan.train.dtype, dev)
+    if dtype is torch.float16:  # not offered: float16 training needs loss scaling
+        raise PathdepError("train.dtype float16 is not supported; use bfloat16 or float32")
+    return dev, (dtype if dtype is not torch.float32 else None)
 
 
 def _state_file(out: Path, run_id: str) -> Path:
@@ -117,26 +143,29 @@ def _save_branch_state(out: Path, plan: RunPlan, model, opt, step: int, seen: Se
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                "rng": torch.get_rng_state(), "step": step, "seen": seen.to_dict()}, tmp)
+                "rng": torch.get_rng_state(), "step": step, "seen": seen.to_dict(),
+                **_cuda_rng()}, tmp)
     tmp.replace(path)
 
 
 def _initial(out: Path, plan: RunPlan, tok, plans: dict[str, RunPlan] | None):
     """(model, optimizer, step, seen) where ``plan`` begins: its init, or its parent's branch state."""
+    dev, _ = device_of(plan)
     if plan.parent is None:
         torch.manual_seed(plan.seed)
-        model = build_model(plan.model, tok)
+        model = build_model(plan.model, tok).to(dev)
         return model, _optimizer(model, plan), 0, SeenLog()
     if not plans or plan.parent not in plans:
         raise PathdepError(f"run {plan.id} branches from {plan.parent!r}, which is not in this suite")
     path = branch_state_file(out, plan.parent, plan.branch_step)
     if not path.is_file():
         _replay(out, plans[plan.parent], [plan.branch_step], tok, plans)
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=False, map_location="cpu")
     torch.manual_seed(plan.seed)
     model = build_model(plan.model, tok)
     model.load_state_dict(state["model"])
-    torch.set_rng_state(state["rng"])
+    model.to(dev)
+    _set_rng(state)
     return model, _optimizer(model, plan, state["optimizer"]), plan.branch_step, SeenLog(state["seen"])
 
 
@@ -159,11 +188,11 @@ def _start(out: Path, plan: RunPlan, tok, plans=None):
     state_file = _state_file(out, plan.id)
     if not state_file.is_file():
         return _initial(out, plan, tok, plans)
-    state = torch.load(state_file, weights_only=False)
+    state = torch.load(state_file, weights_only=False, map_location="cpu")
     step = state["step"]
-    model = load_saved(ckpt_dir(out, plan.id, step))
+    model = load_saved(ckpt_dir(out, plan.id, step)).to(device_of(plan)[0])
     opt = _optimizer(model, plan, state["optimizer"])
-    torch.set_rng_state(state["rng"])
+    _set_rng(state)
     log.info("run %s: resuming from step %d", plan.id, step)
     return model, opt, step, SeenLog(state["seen"])
 
@@ -191,6 +220,8 @@ def train_run(out: Path, plan: RunPlan, plans: dict[str, RunPlan] | None = None)
     out = Path(out)
     if plan.train.threads:
         torch.set_num_threads(plan.train.threads)
+    if device_of(plan)[0].type == "cuda":  # cuBLAS is deterministic only with this set
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     tok = AutoTokenizer.from_pretrained(out / "tokenizer")
     return _train(out, plan, tok, plans, checkpoints=True)
@@ -214,6 +245,7 @@ def _train(out: Path, plan: RunPlan, tok, plans, *, checkpoints: bool) -> dict:
     if start in states_at:
         _save_branch_state(out, plan, model, opt, start, seen)
     model.train()
+    dev, autocast = device_of(plan)
     losses, t0 = [], time.perf_counter()
     label = f"train {plan.id}" if checkpoints else f"replay {plan.id}"
     with progress.bar(label, total=last, info="") as bar:
@@ -224,7 +256,9 @@ def _train(out: Path, plan: RunPlan, tok, plans, *, checkpoints: bool) -> dict:
             seen.add(step, (i for d in docs for i in order.c.tracked.get(d, ())))
             for g in opt.param_groups:
                 g["lr"] = lr_at(step - 1, plan)
-            loss = model(input_ids=batch, labels=batch).loss
+            batch = batch.to(dev, non_blocking=True)
+            with torch.autocast(dev.type, dtype=autocast, enabled=autocast is not None):
+                loss = model(input_ids=batch, labels=batch).loss
             loss.backward()
             if plan.train.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), plan.train.grad_clip)
