@@ -20,8 +20,13 @@ EXECUTORS = ("inprocess", "ray")
 
 
 def get_executor(name: str = "inprocess", address: str | None = None, *,
-                 num_cpus: int | None = None, cpus_per_job: float = 1) -> Executor:
-    """An executor by name; ``address`` (Ray only) names a cluster, None starts a local one."""
+                 num_cpus: int | None = None, cpus_per_job: float = 1,
+                 gpus_per_job: float = 0) -> Executor:
+    """An executor by name; ``address`` (Ray only) names a cluster, None starts a local one.
+
+    ``gpus_per_job`` (Ray): the GPUs each task asks for (``num_gpus``), so Ray places
+    GPU jobs on GPU nodes and sets ``CUDA_VISIBLE_DEVICES`` for them.
+    """
     if name == "inprocess":
         if address:
             raise PathdepError(
@@ -32,7 +37,8 @@ def get_executor(name: str = "inprocess", address: str | None = None, *,
         # deferred: ray is optional (pathdep[ray]); imported only when chosen
         from pathdep.executors.ray_executor import RayExecutor
 
-        return RayExecutor(address=address, num_cpus=num_cpus, cpus_per_job=cpus_per_job)
+        return RayExecutor(address=address, num_cpus=num_cpus, cpus_per_job=cpus_per_job,
+                           gpus_per_job=gpus_per_job)
     raise PathdepError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
 
 

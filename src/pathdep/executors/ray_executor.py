@@ -3,8 +3,9 @@
     with get_executor("ray", address="ray://head:10001") as ex: ...
     with get_executor("ray", num_cpus=2) as ex: ...          # local instance
 
-Each job is one task asking for ``cpus_per_job`` CPUs; Ray sets the task's
-thread count from it. Workers must import the same pathdep (and see the same
+Each job is one task asking for ``cpus_per_job`` CPUs (and ``gpus_per_job``
+GPUs: measuring on ``cuda`` asks for one); Ray sets the task's thread count
+from it. Workers must import the same pathdep (and see the same
 files: a store or a suite folder on a shared filesystem when on a cluster).
 A local instance started here is shut down by :meth:`RayExecutor.close`.
 """
@@ -32,7 +33,7 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None,
-                 cpus_per_job: float = 1):
+                 cpus_per_job: float = 1, gpus_per_job: float = 0):
         try:
             import ray
         except ImportError as e:
@@ -43,7 +44,8 @@ class RayExecutor(Executor):
         self._started = False
         if not ray.is_initialized():
             self._init(address, num_cpus)
-        self._task = ray.remote(num_cpus=cpus_per_job, max_retries=0)(_run_one)
+        self._task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job,
+                                max_retries=0)(_run_one)
 
     def _init(self, address: str | None, num_cpus: int | None) -> None:
         ray = self._ray

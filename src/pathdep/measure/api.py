@@ -13,6 +13,7 @@ checkpoint) is reported and the others go on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,14 @@ from pathdep.errors import PathdepError
 from pathdep.executors import Executor, get_executor
 from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
+from pathdep.measure.stream import (
+    Prefetcher,
+    Streamed,
+    check_budget,
+    checkpoint_bytes,
+    download,
+    is_cached,
+)
 from pathdep.progress import bar
 from pathdep.spec import MeasureSpec, parse_spec
 from pathdep.store import (
@@ -108,10 +117,28 @@ def _fit_old_store(store: Path, layout):
     return replace(layout, probes=None, dims=dims)
 
 
-def _resolve_precision(cfg: MeasureSpec) -> dict:
-    """The jobs' device, dtype and whether the batch is sized from GPU memory."""
+def _cache_budget(gb: float | None, prefetch: int) -> int | None:
+    if prefetch < 0:
+        raise PathdepError(f"--prefetch {prefetch}: give 0 (no download ahead) or more")
+    if gb is None:
+        return None
+    if gb <= 0:
+        raise PathdepError(f"--cache-budget {gb}: give a size in GB above 0, or leave it out")
+    return int(gb * 1e9)
+
+
+def _resolve_precision(cfg: MeasureSpec, executor: str = "inprocess") -> dict:
+    """The jobs' device, dtype and whether the batch is sized from GPU memory.
+
+    On Ray, ``cuda`` is the workers' GPU (Ray gives each job one): it is not looked
+    for on this machine, which may have none, and ``auto`` dtype means bfloat16.
+    """
     from pathdep.models.device import dtype_name, resolve_device, resolve_dtype
 
+    if executor == "ray" and cfg.device.startswith("cuda"):
+        dtype = "bfloat16" if cfg.dtype == "auto" else cfg.dtype
+        auto = "batch_size" not in cfg.model_fields_set
+        return {"device": "cuda", "dtype": dtype, "auto_batch": auto}
     dev = resolve_device(cfg.device)
     dtype = dtype_name(resolve_dtype(cfg.dtype, dev))
     auto = dev.type == "cuda" and "batch_size" not in cfg.model_fields_set
@@ -141,7 +168,7 @@ def _precision(store: Path, cfg: MeasureSpec, layout, precision: dict) -> None:
 
 
 def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool,
-          precision: dict) -> tuple[list, list]:
+          precision: dict, keep_cache: bool = True) -> tuple[list, list]:
     """(jobs to run, (run, step) already done); refuses jobs the store has no place for."""
     inputs = read_inputs(store)
     runs, steps = inputs["runs"], inputs["steps"]
@@ -158,15 +185,17 @@ def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool,
             if done[runs.index(run.id), steps.index(ckpt.step)]:
                 skipped.append((run.id, ckpt.step))
             else:
+                drop = not keep_cache and ckpt.repo is not None and not is_cached(ckpt)
                 jobs.append(MeasureJob(str(store), run, ckpt.step, batch_size, allow_pickle,
-                                       **precision))
+                                       **precision, drop_cache=drop))
     return jobs, skipped
 
 
-def _round(ex: Executor, jobs: list[MeasureJob], result: MeasureResult, pb, t0: float) -> list:
+def _round(ex: Executor, jobs: list[MeasureJob], result: MeasureResult, pb, t0: float,
+           fn=run_job) -> list:
     """One pass over ``jobs``; returns those another process holds the lock of."""
     busy = []
-    for r in ex.map(run_job, jobs):
+    for r in ex.map(fn, jobs):
         key = (r.job.run.id, r.job.step)
         if not r.ok:
             result.failed[key] = r.error
@@ -183,11 +212,27 @@ def _round(ex: Executor, jobs: list[MeasureJob], result: MeasureResult, pb, t0: 
     return busy
 
 
-def _run_all(ex: Executor, jobs: list[MeasureJob], result: MeasureResult) -> None:
-    """Run jobs; those locked by another process are waited for in a second round."""
+def _run_all(ex: Executor, jobs: list[MeasureJob], result: MeasureResult,
+             stream: dict | None = None) -> None:
+    """Run jobs; those locked by another process are waited for in a second round.
+
+    In process, hub checkpoints not yet cached are downloaded ahead of their jobs
+    (``stream``: ``ahead`` and ``budget`` in bytes; measure/stream.py).
+    """
     t0 = time.perf_counter()
+    fetch = [j.run.checkpoint(j.step) for j in jobs]
+    fetch = [c if c.repo is not None and not is_cached(c) else None for c in fetch]
     with bar("measuring", total=len(jobs), info="") as pb:
-        busy = _round(ex, jobs, result, pb, t0)
+        if stream is not None and ex.name == "inprocess" and any(fetch):
+            size = functools.partial(checkpoint_bytes, allow_pickle=jobs[0].allow_pickle)
+            pf = Prefetcher(fetch, ahead=stream["ahead"], budget=stream["budget"],
+                            fetch=functools.partial(download, allow_pickle=jobs[0].allow_pickle),
+                            size=size)
+            with pf:
+                busy = _round(ex, jobs, result, pb, t0,
+                              Streamed(run_job, pf, [(j.run.id, j.step) for j in jobs]))
+        else:
+            busy = _round(ex, jobs, result, pb, t0)
         if busy:
             _round(ex, [replace(j, wait=True) for j in busy], result, pb, t0)
 
@@ -197,7 +242,8 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
             config: MeasureSpec | None = None, tokenizer: str | None = None,
             runs: list[str] | None = None, steps: list[int] | str | None = None,
             every: int | None = None, allow_pickle: bool = False,
-            num_cpus: int | None = None) -> MeasureResult:
+            num_cpus: int | None = None, keep_cache: bool = False,
+            cache_budget: float | None = None, prefetch: int = 1) -> MeasureResult:
     """Measure every (run, checkpoint) of ``suite`` on ``evalset`` into the store ``out``.
 
     ``suite``: a Suite, a suite folder, manifest or preset. ``evalset`` (``--eval``): see
@@ -206,14 +252,18 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     ``batch_size`` overrides its batch size. ``tokenizer`` names the tokenizer
     when runs disagree. ``runs``/``steps``/``every`` narrow the jobs (as in
     :func:`pathdep.suites.select`). ``executor``/``address``/``num_cpus``
-    choose where jobs run. Returns a :class:`MeasureResult`; failed jobs are in
+    choose where jobs run. Hub checkpoints are streamed (measure/stream.py): downloaded
+    ``prefetch`` jobs ahead, within ``cache_budget`` GB of cache, and removed from the
+    Hugging Face cache once stored unless ``keep_cache`` (those cached before this call
+    always stay). Returns a :class:`MeasureResult`; failed jobs are in
     ``result.failed`` (bad input before any job raises :class:`PathdepError`).
     """
     t0 = time.perf_counter()
     full = suite if isinstance(suite, Suite) else load_suite(suite)
     check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)
-    precision = _resolve_precision(cfg)  # a device that is not there fails before any work
+    precision = _resolve_precision(cfg, executor)  # a missing device fails before any work
+    budget = _cache_budget(cache_budget, prefetch)
     todo = select(full, runs=runs, steps=steps, every=every)
     layout = suite_layout(full, evalset, cfg, tokenizer)
     store = Path(out).resolve()
@@ -228,11 +278,14 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
                  len(layout.runs), len(layout.steps))
     if create_store(store, layout):
         log.info("created store %s", store)
-    jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle, precision)
+    jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle, precision, keep_cache)
+    hub = [j.run.checkpoint(j.step) for j in jobs if j.drop_cache]
+    check_budget(hub, budget, functools.partial(checkpoint_bytes, allow_pickle=allow_pickle))
     result = MeasureResult(store, skipped=skipped)
     if jobs:
-        with get_executor(executor, address, num_cpus=num_cpus) as ex:
-            _run_all(ex, jobs, result)
+        gpus = 1 if precision["device"].startswith("cuda") else 0
+        with get_executor(executor, address, num_cpus=num_cpus, gpus_per_job=gpus) as ex:
+            _run_all(ex, jobs, result, {"ahead": prefetch, "budget": budget})
     record_failures(store, result.failed, result.measured + result.skipped)
     result.seconds = time.perf_counter() - t0
     (log.info if result.ok else log.warning)("%s", result.summary())

@@ -44,6 +44,9 @@ def measure_cmd(
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
     device: Annotated[str | None, typer.Option(help="auto (a CUDA GPU, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = None,
     dtype: Annotated[str | None, typer.Option(help="Weights: auto (bfloat16 on a GPU that has it, else float32), float32, bfloat16, float16.")] = None,
+    keep_cache: Annotated[bool, typer.Option(help="Keep hub checkpoints this call downloads in the Hugging Face cache (default: remove each once stored).")] = False,
+    cache_budget: Annotated[float | None, typer.Option(help="GB of Hugging Face cache the downloaded, not yet stored checkpoints may fill.")] = None,
+    prefetch: Annotated[int, typer.Option(help="Hub checkpoints downloaded ahead of the one being measured.")] = 1,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
     # deferred: the command line imports this module at start-up; measure loads when run
@@ -59,7 +62,8 @@ def measure_cmd(
                               dtype=dtype)
         result = measure(full, out=out, evalset=evalset, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
-                         every=every, allow_pickle=allow_pickle, num_cpus=num_cpus)
+                         every=every, allow_pickle=allow_pickle, num_cpus=num_cpus,
+                         keep_cache=keep_cache, cache_budget=cache_budget, prefetch=prefetch)
     except PathdepError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -22,6 +22,7 @@ import numpy as np
 from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import head_scores
+from pathdep.measure.stream import delete_cached
 from pathdep.models.device import auto_batch_size
 from pathdep.models.load import load_error, load_model
 from pathdep.probes import score_probes
@@ -45,6 +46,7 @@ class MeasureJob:
     device: str = "cpu"  # resolved by the caller (models/device.py): cpu, cuda:N, mps
     dtype: str = "float32"  # the model's weights; log-softmax stays float32
     auto_batch: bool = False  # on a GPU, size the batch from free memory (batch_size = floor)
+    drop_cache: bool = False  # a hub checkpoint this call downloads: delete it once stored
 
 
 @dataclass
@@ -68,8 +70,12 @@ def run_job(job: MeasureJob) -> JobOutcome:
         ri, si = inputs["runs"].index(job.run.id), inputs["steps"].index(job.step)
         if is_done(store, ri, si):
             return JobOutcome(job.run.id, job.step, "skipped")
-        values = measure_checkpoint(job, inputs)
-        write_job(store, ri, si, values, inputs["dims"], inputs["logprob_dtype"])
+        try:
+            values = measure_checkpoint(job, inputs)
+            write_job(store, ri, si, values, inputs["dims"], inputs["logprob_dtype"])
+        finally:  # stored or failed: the download is not kept (measure/stream.py)
+            if job.drop_cache:
+                delete_cached(job.run.checkpoint(job.step))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = int(inputs["tokens"].size)
     return JobOutcome(job.run.id, job.step, "done", n, time.perf_counter() - t0, rss)
