@@ -41,7 +41,8 @@ from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.spec import MeasureSpec
 from pathdep.store import create_store, read_inputs
-from pathdep.suites import Checkpoint, Run, Suite, load_model, load_suite
+from pathdep.models.load import load_model
+from pathdep.suites import Checkpoint, Run, Suite, load_suite
 
 
 def build(root: Path, a) -> Suite:

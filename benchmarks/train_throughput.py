@@ -24,7 +24,7 @@ from pathdep.spec import load_spec
 from pathdep.train.batches import DataOrder
 from pathdep.train.grid import expand_grid
 from pathdep.train.loop import load_corpus, train_run
-from pathdep.train.model import build_model
+from pathdep.models.build import build_model
 from pathdep.train.prepare import prepare
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "pathdep" / "examples" / "demo.toml"
@@ -54,6 +54,8 @@ def main() -> None:
     spec = load_spec(DEMO)
     spec.train.steps = args.steps
     spec.interventions = []
+    spec.branches = []  # the demo branches at step 600, past a short benchmark's end
+    spec.rl = None
     plan = expand_grid(spec)[0]
     plan.interventions = []
     work = Path(tempfile.mkdtemp(prefix="pathdep-bench-"))
