@@ -38,9 +38,9 @@ from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.models.device import dtype_name, resolve_device, resolve_dtype
+from pathdep.models.load import load_model
 from pathdep.spec import MeasureSpec
 from pathdep.store import create_store, read_inputs
-from pathdep.models.load import load_model
 from pathdep.suites import Checkpoint, Run, Suite, load_suite
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
+from pathdep.models.build import build_model
 from pathdep.spec import load_spec
 from pathdep.train.batches import DataOrder
 from pathdep.train.grid import expand_grid
 from pathdep.train.loop import load_corpus, train_run
-from pathdep.models.build import build_model
 from pathdep.train.prepare import prepare
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "pathdep" / "examples" / "demo.toml"
