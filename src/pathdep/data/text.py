@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -56,20 +57,25 @@ def read_txt(path: Path, split_on: str) -> list[str]:
 
 
 def read_jsonl(path: Path, field: str) -> list[str]:
-    docs = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise PathdepError(f"{path} line {i} is not valid JSON: {e}") from None
-        if not isinstance(obj, dict) or field not in obj:
-            raise PathdepError(
-                f"{path} line {i} has no key {field!r}; set data.text_field to the key that holds the text"
-            )
-        docs.append(str(obj[field]))
-    return docs
+    return list(iter_jsonl(path, field))
+
+
+def iter_jsonl(path: Path, field: str) -> Iterator[str]:
+    """The ``field`` of each line of a JSON-lines file, read a line at a time (flat memory)."""
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise PathdepError(f"{path} line {i} is not valid JSON: {e}") from None
+            if not isinstance(obj, dict) or field not in obj:
+                raise PathdepError(
+                    f"{path} line {i} has no key {field!r}; set data.text_field to the key that "
+                    "holds the text"
+                )
+            yield str(obj[field])
 
 
 def _split(docs: list[str], frac: float, seed: int, split: Split, source: str) -> list[str]:

@@ -278,6 +278,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
                  len(layout.runs), len(layout.steps))
     if create_store(store, layout):
         log.info("created store %s", store)
+    del layout  # the evaluation set (tokens, token strings) is in the store: free it for the jobs
     jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle, precision, keep_cache)
     hub = [j.run.checkpoint(j.step) for j in jobs if j.drop_cache]
     check_budget(hub, budget, functools.partial(checkpoint_bytes, allow_pickle=allow_pickle))

@@ -101,9 +101,9 @@ def eval_docs(suite: Suite, evalset=None) -> tuple[Iterable[str], str]:
     )
 
 
-def _file_docs(path: Path) -> list[str]:
-    if path.suffix == ".jsonl":
-        return text.read_jsonl(path, "text")
+def _file_docs(path: Path) -> Iterable[str]:
+    if path.suffix == ".jsonl":  # read lazily: only the documents the set needs
+        return text.iter_jsonl(path, "text")
     try:
         return text.read_txt(path, "blank-line")
     except UnicodeDecodeError as e:

@@ -127,7 +127,8 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
         "dist_logp": res.dist_logp, "dist_ids": res.dist_ids, "dist_rest": res.dist_rest,
         "head_score": heads, "hidden": res.hidden,
         "icl_score": np.float32(icl_score(res.logprob, early, late)),
-        "loss": np.float32(-np.nanmean(res.logprob[:, 1:], dtype=np.float64)),
+        "loss": np.float32(-np.mean(res.logprob[:, 1:].sum(axis=1, dtype=np.float64))
+                           / (res.logprob.shape[1] - 1)),
         "train_loss": np.float32(train_loss), "tokens_seen": np.int64(tokens_seen),
     } | behavior
 

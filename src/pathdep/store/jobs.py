@@ -68,7 +68,8 @@ def read_inputs(store: Path) -> dict:
     g = _group(store)
     v = {n: g[n][...] for n in _INPUTS}
     attrs = dict(g.attrs)
-    ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[2:8]}
+    ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[3:8]}
+    ints["tokens"] = np.asarray(v["tokens"], dtype=np.int32)  # as stored: 4 bytes a token
     return {
         "runs": [str(r) for r in v["run"]],
         "steps": [int(s) for s in v["step"]],
