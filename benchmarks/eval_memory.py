@@ -29,7 +29,7 @@ WORDS = ("the of and to in is was for on that with as by at from his her it an w
          "this be or has had not but first one their its new after who they have two been also "
          "more all into other time many some world year city when about most there can between "
          "people state would during school under known where made three such than only over may "
-         "series later team government new music including part used since early high became").split()
+         "series later team government new music including part used since early high became").split()  # noqa: SIM905
 
 
 def write_jsonl(path: Path, n_words: int, seed: int = 0) -> None:
@@ -76,7 +76,8 @@ def child(tokens: int, root: Path) -> dict:
     torch.set_num_threads(1)
     context = 512
     write_jsonl(root / "eval.jsonl", int(tokens * 1.1))
-    sample = [json.loads(x)["text"] for x in open(root / "eval.jsonl").readlines()[:200]]
+    with open(root / "eval.jsonl") as f:
+        sample = [json.loads(x)["text"] for x in f.readlines()[:200]]
     train_bpe(sample, 4096, 2).save_pretrained(root / "tok")
     cfg = GPTNeoXConfig(vocab_size=4096, hidden_size=64, num_hidden_layers=2,
                         num_attention_heads=4, intermediate_size=256,

@@ -23,6 +23,7 @@ TINY = {
                      "streamed / max(downloads, jobs)"),
     "analysis_scale.py": (["--tokens", "2000", "--steps", "3", "--n-boot", "20"], ""),
     "training_maps.py": ([], ""),
+    "eval_memory.py": (["--tokens", "4096", "--tokens", "8192"], "peak growth"),
 }
 
 
