@@ -25,11 +25,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-WORDS = ("the of and to in is was for on that with as by at from his her it an were are which "
+_TEXT = ("the of and to in is was for on that with as by at from his her it an were are which "
          "this be or has had not but first one their its new after who they have two been also "
          "more all into other time many some world year city when about most there can between "
          "people state would during school under known where made three such than only over may "
-         "series later team government new music including part used since early high became").split()  # noqa: SIM905
+         "series later team government new music including part used since early high became")
+WORDS = _TEXT.split()
 
 
 def write_jsonl(path: Path, n_words: int, seed: int = 0) -> None:
