@@ -44,3 +44,23 @@ def test_capabilities_that_differ_mid_training_and_whether_they_converge():
     assert caps.loc["behavior:late", "lacks_mid"] == "run0"
     assert not caps.loc["tokens:bracket", "agree_end"]
     assert caps.loc["tokens:bracket", "lacks_end"] == "run1"
+
+
+def test_token_persistence_is_read_against_its_chance_level():
+    """Issue 14: unrelated mid and end disagreements 'resolve' 50 % of the time by chance;
+    that must read as chance, and persisting disagreements must read as persisting."""
+    from pathdep.analyze.convergence import CHANCE, _persistence_text, _token_convergence
+
+    claims = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        mid, end = rng.normal(size=(8, 3000)), rng.normal(size=(8, 3000))
+        tok = _token_convergence(mid, end, n_boot=200, seed=seed)
+        claims += not (tok.low <= CHANCE <= tok.high)
+        if seed == 0:
+            assert "chance level" in _persistence_text(tok)
+    assert claims <= 2  # at most 10 % of null suites claim persistence or resolution
+    rng = np.random.default_rng(99)
+    mid = rng.normal(size=(8, 3000))
+    tok = _token_convergence(mid, mid + 0.3 * rng.normal(size=mid.shape), n_boot=200, seed=0)
+    assert tok.high < CHANCE and "persist" in _persistence_text(tok)

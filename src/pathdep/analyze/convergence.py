@@ -101,6 +101,9 @@ def _capabilities(caps, mid: int, end: int, names: list[str], steps) -> pd.DataF
                                        "has_end", "lacks_end", "differed_mid", "agree_end"])
 
 
+CHANCE = 0.5  # share of top disagreements below the end median when mid and end are unrelated
+
+
 def _token_convergence(x_mid, x_end, n_boot, seed, frac=0.01) -> Interval:
     """Share of each pair's top-``frac`` mid-training disagreements that are no longer
     above the median disagreement at the end (mean over pairs, runs resampled)."""
@@ -127,7 +130,29 @@ def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval) -> str:
         n, k = len(differed), int(differed["agree_end"].sum())
         text += (f"; of {n} capabilit{'ies' if n != 1 else 'y'} some runs lacked at mid-training, "
                  f"{k} {'are' if k != 1 else 'is'} alike in all runs by the end")
-    return text + f"; {tok.value:.0%} [{tok.low:.0%}, {tok.high:.0%}] of the tokens runs disagreed on most mid-training agree by the end."
+    return text + "; " + _persistence_text(tok)
+
+
+def _persistence_text(tok: Interval) -> str:
+    """The token-persistence clause, against its chance level.
+
+    A top mid-training disagreement falls in the less-disagreed half at the end with
+    probability 1/2 when mid and end disagreements are unrelated, so 50 % "resolved" is
+    chance, not agreement (issue 14); persistence shows as a share below 1/2.
+    """
+    share = f"{tok.value:.0%} [{tok.low:.0%}, {tok.high:.0%}]"
+    if not np.isfinite(tok.low) or not np.isfinite(tok.high):
+        return (f"{share} of the tokens runs disagreed on most mid-training are in the "
+                f"less-disagreed half by the end ({CHANCE:.0%} by chance); too few runs to tell "
+                "whether mid-training disagreements persist.")
+    if tok.high < CHANCE:
+        how = "mid-training disagreements persist"
+    elif tok.low > CHANCE:
+        how = "mid-training disagreements resolve more often than chance"
+    else:
+        how = "mid-training disagreements do not predict end ones (chance level)"
+    return (f"of the tokens runs disagreed on most mid-training, {share} are in the "
+            f"less-disagreed half by the end, against {CHANCE:.0%} by chance: {how}.")
 
 
 class ConvergenceOptions(BootOptions):
@@ -164,7 +189,7 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
     last = curve.iloc[-1]
     summary = {"mid_step": int(st[mid]), "end_step": int(st[end]),
                "pearson_end": Interval(last["pearson"], last["pearson_low"], last["pearson_high"]),
-               "token_disagreements_resolved": tok,
+               "token_disagreements_resolved": tok, "token_resolved_chance": CHANCE,
                "capabilities_differing_mid": int(caps["differed_mid"].sum()) if len(caps) else 0,
                "capabilities_agreeing_end": int(caps["agree_end"].sum()) if len(caps) else 0}
     if with_kl:
