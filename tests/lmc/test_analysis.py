@@ -161,7 +161,7 @@ def families(tmp_path_factory, models):
 
 def test_basins_match_permutation_families_and_behaviour(families):
     beh = {"a1": [0.9, 0.1], "a2": [0.85, 0.15], "b1": [0.2, 0.8], "b2": [0.25, 0.7]}
-    res = basins(families, store(families, beh))
+    res = basins(families, store(families, beh), align="never")
     s = res.summary
     assert s["n_basins"] == 2 and s["step"] == 30 and s["shared_step"]
     basin = res.tables["assignments"].set_index("run")["basin"]
@@ -189,9 +189,29 @@ def test_basins_without_behaviour_say_so(families):
 def test_basins_fall_back_to_last_checkpoints(tmp_path, models):
     runs = {"x": ({"seed": 0}, {10: "A"}), "y": ({"seed": 1}, {20: "A~"}),
             "z": ({"seed": 2}, {30: "P"})}
-    res = basins(build(tmp_path, runs, models), eval_tokens(4))
+    res = basins(build(tmp_path, runs, models), eval_tokens(4), align="never")
     assert not res.summary["shared_step"] and "each run's last checkpoint" in res.verdict
     assert res.summary["n_basins"] == 2
+
+
+def test_aligned_basins_join_permuted_families_and_report_both_barriers(families):
+    """Issue 18 item 2: P is A with permuted units (another seed here), so after alignment
+    the two families are one basin; the unaligned barriers stay in the table."""
+    beh = {"a1": [0.9, 0.1], "a2": [0.85, 0.15], "b1": [0.2, 0.8], "b2": [0.25, 0.7]}
+    res = basins(families, store(families, beh))
+    s = res.summary
+    assert s["n_basins"] == 1 and s["align"] == "auto"
+    pairs = res.tables["pairs"]
+    assert pairs["aligned"].all()  # every pair has two different seeds
+    cross = pairs[pairs["run_a"].str[0] != pairs["run_b"].str[0]]  # A family vs P family
+    assert (cross["barrier_unaligned"] > 0.1).all() and (cross["barrier"] < 1e-3).all()
+    c = s["cross_init"]
+    assert c["pairs"] == 6 and c["connected"] == 6 and c["connected_unaligned"] == 2
+    assert "permutation-aligned first (activation matching" in res.verdict
+    assert "a basin holds runs of different inits" in res.verdict
+    from tests.analyze.verdict_numbers import unbacked
+
+    assert unbacked(res.verdict, res.summary, res.tables, name=res.name) == []
 
 
 def on_disk(suite: Suite) -> Path:
@@ -254,7 +274,7 @@ def test_basins_leave_out_runs_of_another_architecture(tmp_path, models):
     runs = {rid: ({**GRID, "seed": i}, {30: name})
             for i, (rid, name) in enumerate([("a1", "A"), ("b1", "P"), ("a2", "A~"), ("b2", "P~"),
                                              ("g", "G")])}
-    res = basins(build(tmp_path, runs, models | {"G": g}), eval_tokens())
+    res = basins(build(tmp_path, runs, models | {"G": g}), eval_tokens(), align="never")
     assert res.summary["n_runs"] == 4 and res.summary["n_basins"] == 2
     assert res.summary["left_out"] == ["g"]
     assert "1 run(s) of another architecture or size (gpt2: g) are left out" in res.verdict

@@ -161,22 +161,48 @@ class _Matrix:
     rows: list[dict]
 
 
-def _matrix(chosen: list[Run], steps: list[int], grid: np.ndarray, cache: PathCache) -> _Matrix:
+def init_of(run: Run, suite: Suite) -> str:
+    """The init a run's weights descend from: its root parent's seed (branches share their
+    parent's init), or the run itself when no ``seed`` factor says."""
+    seen = set()
+    while run.factors.get("parent") not in (None, "") and run.id not in seen:
+        seen.add(run.id)
+        try:
+            run = suite.run(str(run.factors["parent"]))
+        except KeyError:
+            break
+    seed = run.factors.get("seed")
+    return f"seed={seed}" if seed is not None else f"run={run.id}"
+
+
+def _matrix(chosen: list[Run], steps: list[int], grid: np.ndarray, cache: PathCache,
+            align: list[bool], method: str) -> _Matrix:
+    """Barriers of every pair; ``align[k]`` (pair k in combinations order): the pair is
+    permutation-aligned first, and its unaligned barrier is kept beside."""
     n = len(chosen)
     m = _Matrix(np.zeros((n, n)), np.zeros((n, n)), np.full(n, np.nan), [])
     with bar("basins: barrier matrix", total=n * (n - 1) // 2, info="") as pb:
-        for i, j in itertools.combinations(range(n), 2):
+        for k, (i, j) in enumerate(itertools.combinations(range(n), 2)):
             a, b = chosen[i], chosen[j]
-            losses = cache.losses(a, a.checkpoint(steps[i]), b, b.checkpoint(steps[j]))
-            br = loss_barrier(grid, losses)
+            cka, ckb = a.checkpoint(steps[i]), b.checkpoint(steps[j])
+            plain = cache.losses(a, cka, b, ckb)
+            losses = cache.losses(a, cka, b, ckb, align=method) if align[k] else plain
+            br, br0 = loss_barrier(grid, losses), loss_barrier(grid, plain)
             m.barrier[i, j] = m.barrier[j, i] = br.barrier
             m.frankle[i, j] = m.frankle[j, i] = br.frankle
-            m.loss[i], m.loss[j] = losses[0], losses[-1]
+            m.loss[i], m.loss[j] = plain[0], plain[-1]
             m.rows.append({"run_a": a.id, "run_b": b.id, "step_a": steps[i], "step_b": steps[j],
-                           "loss_a": losses[0], "loss_b": losses[-1], "barrier": br.barrier,
-                           "barrier_frankle": br.frankle, "alpha_max": br.alpha})
+                           "loss_a": plain[0], "loss_b": plain[-1], "barrier": br.barrier,
+                           "barrier_frankle": br.frankle, "alpha_max": br.alpha,
+                           "aligned": bool(align[k]), "barrier_unaligned": br0.barrier})
             pb.advance(1, info=f"{a.id} vs {b.id}: {br.barrier:.3g}")
     return m
+
+
+def _pairs_to_align(chosen: list[Run], suite: Suite, mode: str) -> list[bool]:
+    inits = [init_of(r, suite) for r in chosen]
+    return [mode == "always" or (mode == "auto" and inits[i] != inits[j])
+            for i, j in itertools.combinations(range(len(chosen)), 2)]
 
 
 @dataclass
@@ -219,6 +245,8 @@ class _Basins:
     thr: float
     beh: _Behaviour
     left_out: list[Run] = field(default_factory=list)  # runs of another architecture
+    inits: list[str] = field(default_factory=list)  # init_of each chosen run
+    method: str = "activation"
 
     @property
     def n_basins(self) -> int:
@@ -253,13 +281,42 @@ def _verdict(b: _Basins) -> str:
                  f"{b.beh.ari:.2f}.")
     else:
         text += f"; {b.beh.why}, so basins are not compared with behavioural clusters."
-    seeds = [r.factors.get("seed") for r in b.chosen]
-    mixed = any(len({seeds[i] for i in np.flatnonzero(b.basin == k)}) > 1 for k in set(b.basin))
-    if len(set(seeds)) > 1 and not mixed:
-        text += (" No basin holds two init seeds: runs from different initialisations are "
-                 "compared without permutation alignment (weight matching, Ainsworth et al. "
-                 "2023), so here only runs that share an init can share a basin.")
-    return text + _left_out_text(b.left_out)
+    return text + _alignment_text(b) + _left_out_text(b.left_out)
+
+
+def _cross_init(b: _Basins) -> dict | None:
+    """What alignment did to the pairs of runs from different inits (None: no such pair)."""
+    pairs = pd.DataFrame(b.m.rows)
+    inits = {r.id: b.inits[k] for k, r in enumerate(b.chosen)}
+    cross = pairs[[inits[x] != inits[y] for x, y in zip(pairs["run_a"], pairs["run_b"],
+                                                         strict=True)]]
+    if not len(cross):
+        return None
+    return {"pairs": len(cross), "aligned": int(cross["aligned"].sum()),
+            "mean_unaligned": float(cross["barrier_unaligned"].mean()),
+            "mean_barrier": float(cross["barrier"].mean()),
+            "connected": int((cross["barrier"] <= b.thr).sum()),
+            "connected_unaligned": int((cross["barrier_unaligned"] <= b.thr).sum())}
+
+
+def _alignment_text(b: _Basins) -> str:
+    c = _cross_init(b)
+    if c is None:
+        return ""
+    mixed = any(len({b.inits[i] for i in np.flatnonzero(b.basin == k)}) > 1 for k in set(b.basin))
+    if not c["aligned"]:
+        if mixed:
+            return ""
+        return (" No basin holds two init seeds: runs from different initialisations were "
+                "compared without permutation alignment (align = 'never'), so only runs that "
+                "share an init could share a basin.")
+    text = (f" Runs from different inits were permutation-aligned first ({b.method} matching, "
+            f"Ainsworth et al. 2023): over their {c['pairs']} pairs the mean barrier is "
+            f"{fmt(c['mean_unaligned'])} nats unaligned and {fmt(c['mean_barrier'])} aligned, "
+            f"and {c['connected']} pairs (unaligned: {c['connected_unaligned']}) are below the "
+            "threshold")
+    return text + ("; a basin holds runs of different inits." if mixed else
+                   "; even aligned, no basin holds two inits.")
 
 
 def _summary(b: _Basins, o: BasinsOptions, grid: np.ndarray, inp: inputs.Inputs) -> dict:
@@ -275,6 +332,7 @@ def _summary(b: _Basins, o: BasinsOptions, grid: np.ndarray, inp: inputs.Inputs)
                          if b.beh.measured else None),
             "no_ari_reason": b.beh.why if b.beh.ari is None else "", "capped": b.capped,
             "left_out": [r.id for r in b.left_out],
+            "align": o.align, "align_method": o.align_method, "cross_init": _cross_init(b),
             "alphas": [round(float(x), 6) for x in grid],
             "n_sequences": int(inp.tokens.shape[0]), "tokens": inp.source}
 
@@ -324,12 +382,14 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     grid = inputs.alphas(o)
     cache = PathCache(inp.tokens, grid, batch_size=o.batch_size, cache_dir=cache_dir,
                       device=o.device)
-    m = _matrix(chosen, steps, grid, cache)
+    m = _matrix(chosen, steps, grid, cache, _pairs_to_align(chosen, suite, o.align),
+                o.align_method)
     thr = inputs.threshold(o, m.loss)
     basin, order = _cluster(m.barrier, t=thr, criterion="distance")
     basin = _relabel(basin, order)
     b = _Basins(chosen, len(suite.runs), steps, shared, capped, m, basin, order, thr,
-                _behaviour_clusters(inp.ds, chosen, steps, basin), left_out)
+                _behaviour_clusters(inp.ds, chosen, steps, basin), left_out,
+                [init_of(r, suite) for r in chosen], o.align_method.removesuffix("s"))
     verdict = _verdict(b)
     title = ("Loss barriers between runs, ordered by basin"
              + (f" (step {steps[0]})" if shared else " (last checkpoints)"))

@@ -64,14 +64,21 @@ class PathCache:
             self._models.popitem(last=False)
         return model
 
-    def _key(self, ck_a: Checkpoint, ck_b: Checkpoint) -> tuple[str, dict]:
+    def _key(self, ck_a: Checkpoint, ck_b: Checkpoint, align: str | None) -> tuple[str, dict]:
         desc = {"a": _stamp(ck_a), "b": _stamp(ck_b),
                 "alphas": [round(float(a), 12) for a in self.alphas], "tokens": self.hash}
+        if align:  # unaligned paths keep the keys they had before alignment existed
+            desc["align"] = align
         return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest(), desc
 
-    def losses(self, run_a: Run, ck_a: Checkpoint, run_b: Run, ck_b: Checkpoint) -> np.ndarray:
-        """L(α) on the α grid for θ(α) = (1−α)·θ(run_a@ck_a) + α·θ(run_b@ck_b)."""
-        key, desc = self._key(ck_a, ck_b)
+    def losses(self, run_a: Run, ck_a: Checkpoint, run_b: Run, ck_b: Checkpoint, *,
+               align: str | None = None) -> np.ndarray:
+        """L(α) on the α grid for θ(α) = (1−α)·θ(run_a@ck_a) + α·θ(run_b@ck_b).
+
+        ``align`` (``"activations"`` or ``"weights"``): θb's units are first permuted
+        to match θa's (lmc/align.py; activation matching runs on the same tokens).
+        """
+        key, desc = self._key(ck_a, ck_b, align)
         file = self.cache_dir / f"{key[:32]}.json" if self.cache_dir is not None else None
         if file is not None and file.is_file():
             try:
@@ -81,9 +88,13 @@ class PathCache:
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring unreadable cache file %s", file)
         names = (f"{run_a.id}@{ck_a.step}", f"{run_b.id}@{ck_b.step}")
-        losses = interpolation_losses(self._model(run_a, ck_a), self._model(run_b, ck_b),
-                                      self.tokens, self.alphas, batch_size=self.batch_size,
-                                      device=self.device, names=names)
+        model_a, model_b = self._model(run_a, ck_a), self._model(run_b, ck_b)
+        if align:
+            from pathdep.lmc.align import align as permute_to
+
+            model_b, _ = permute_to(model_a, model_b, self.tokens, method=align)
+        losses = interpolation_losses(model_a, model_b, self.tokens, self.alphas,
+                                      batch_size=self.batch_size, device=self.device, names=names)
         self.computed += 1
         if file is not None:
             write_json(file, {"key": key, **desc, "runs": list(names),

@@ -6,6 +6,8 @@ classes when it starts.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from pathdep.analysis.contract import BootOptions, Options
@@ -48,3 +50,8 @@ class BasinsOptions(BarrierOptions):
     max_runs: int = Field(16, ge=2, description=(
         "At most this many runs in the basin matrix (evenly spread; the cost grows with the "
         "square)."))
+    align: Literal["auto", "never", "always"] = Field("auto", description=(
+        "Permutation-align runs before interpolating (Ainsworth et al. 2023): auto = pairs of "
+        "runs from different init seeds; the barrier before alignment is reported too."))
+    align_method: Literal["activations", "weights"] = Field("activations", description=(
+        "activation matching (on the evaluation tokens) or weight matching."))
