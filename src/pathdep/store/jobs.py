@@ -3,8 +3,9 @@
 A job writes all its variables through zarr's public synchronous API (each
 chunk file is written to a temporary name and renamed by zarr's local
 store) and sets ``done[run, step]`` last, so a kill loses at most the job in
-flight: its ``done`` stays False and a rerun recomputes it. A per-job ``fcntl`` lock (``STORE/.locks/<run>@<step>.lock``)
-keeps two processes from computing the same job.
+flight: its ``done`` stays False and a rerun recomputes it. A per-job ``fcntl`` lock
+(``.<STORE name>.locks/<run>@<step>.lock`` beside the store, outside the Zarr
+hierarchy) keeps two processes from computing the same job.
 """
 
 from __future__ import annotations
@@ -19,19 +20,27 @@ from urllib.parse import quote
 import numpy as np
 
 from pathdep.atomic import write_json
+from pathdep.store.formats import as_str
 from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import Dims, job_vars, padded
 
 
+def beside(store: Path, suffix: str) -> Path:
+    """``.<store name><suffix>`` in the store's folder: pathdep's own files, which a Zarr
+    reader would warn about inside the store."""
+    store = Path(store)
+    return store.parent / f".{store.name}{suffix}"
+
+
 def lock_path(store: Path, run: str, step: int) -> Path:
-    return Path(store) / ".locks" / f"{quote(run, safe='')}@{step}.lock"
+    return beside(store, ".locks") / f"{quote(run, safe='')}@{step}.lock"
 
 
 @contextlib.contextmanager
 def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
     """Hold the job's lock; yields False (without waiting) if another process holds it."""
     path = lock_path(store, run, step)
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -86,11 +95,11 @@ def read_probe_inputs(store: Path) -> ProbeArrays | None:
     if "probe_tokens" not in g:
         return None
     get = lambda n: np.asarray(g[n][...])  # noqa: E731
-    return ProbeArrays([str(x) for x in get("probe")], get("item_probe").astype(str),
-                       get("item_id").astype(str), get("probe_tokens").astype(np.int32),
+    return ProbeArrays([str(x) for x in get("probe")], as_str(get("item_probe")),
+                       as_str(get("item_id")), get("probe_tokens").astype(np.int32),
                        get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
                        get("prow_len").astype(np.int64), get("prow_correct").astype(bool),
-                       get("probe_scoring").astype(str) if "probe_scoring" in g else None)
+                       as_str(get("probe_scoring")) if "probe_scoring" in g else None)
 
 
 def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims: Dims,
@@ -109,18 +118,25 @@ def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims
 FAILURES = ".failures.json"
 
 
+def failures_path(store: Path) -> Path:
+    return beside(store, FAILURES)
+
+
 def read_failures(store: Path) -> dict[str, str]:
-    """``"run@step" -> reason`` for the jobs whose last try failed (``STORE/.failures.json``)."""
-    path = Path(store) / FAILURES
-    try:
-        return dict(json.loads(path.read_text())) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
+    """``"run@step" -> reason`` for the jobs whose last try failed (``.<STORE name>.failures.json``
+    beside the store; stores of format 1 kept it inside, as ``STORE/.failures.json``)."""
+    for path in (failures_path(store), Path(store) / FAILURES):
+        try:
+            if path.is_file():
+                return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return {}
+    return {}
 
 
 def record_failures(store: Path, failed: dict[tuple[str, int], str],
                     succeeded: list[tuple[str, int]]) -> dict[str, str]:
-    """Add this pass's failed jobs to ``STORE/.failures.json`` and drop those that now succeeded.
+    """Add this pass's failed jobs to the failures file and drop those that now succeeded.
 
     The report lists them, so that a checkpoint that could not be measured is
     named rather than silently missing from every analysis.
@@ -129,7 +145,7 @@ def record_failures(store: Path, failed: dict[tuple[str, int], str],
     for run, step in succeeded:
         old.pop(f"{run}@{step}", None)
     old |= {f"{run}@{step}": why for (run, step), why in failed.items()}
-    path = Path(store) / FAILURES
+    path = failures_path(store)
     if old:
         write_json(path, old)
     elif path.exists():
