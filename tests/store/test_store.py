@@ -139,7 +139,6 @@ def test_sigkill_mid_measure_then_resume(suite_and_reference):
     done_before = _n_done(out)
     assert 2 <= done_before < 8, "the kill should land before the end"
     # and a job killed half-way through its writes: chunks there, done not set
-
     g = zarr.open_group(out, mode="r+")
     ri, si = np.argwhere(~g["done"][...])[0]
     g["logprob"][ri, si] = 123.0
@@ -165,7 +164,6 @@ def test_two_processes_on_one_store(suite_and_reference):
 
 def test_every_job_variable_says_what_it_holds(tmp_path):
     """units and long_name on each per-job variable, readable by a plain Zarr reader."""
-
     from pathdep.store.schema import VAR_ATTRS
 
     create_store(tmp_path / "s.zarr", _layout())

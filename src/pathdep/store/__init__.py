@@ -76,6 +76,7 @@ def store_tokenizer(path: str | Path) -> str:
 
 
 __all__ = [
+    "STORE_FORMAT",
     "ProbeArrays",
     "KINDS",
     "Dims",

@@ -119,8 +119,18 @@ def fixed_width_strings(ds):
 
 
 def item_keys(item_probe, item_id) -> np.ndarray:
-    """The unique item key ``<probe>/<item_id>`` (an ``item_id`` alone repeats across probes)."""
-    return np.array([f"{p}/{i}" for p, i in zip(item_probe, item_id, strict=True)], dtype=object)
+    """The unique item key ``<probe>/<item_id>`` (an ``item_id`` alone repeats across probes).
+
+    A probe may hold one id twice (a world fact stated twice in one document); its later
+    copies get ``#2``, ``#3``, ... so that the key stays unique.
+    """
+    seen: dict[str, int] = {}
+    keys = []
+    for p, i in zip(item_probe, item_id, strict=True):
+        key = f"{p}/{i}"
+        seen[key] = seen.get(key, 0) + 1
+        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
+    return np.array(keys, dtype=object)
 
 
 def relative_path(value: str, store: Path) -> str:
