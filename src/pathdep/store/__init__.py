@@ -23,6 +23,7 @@ from pathdep.store.formats import (
     fixed_width_strings,
     known_zarr_warnings_ignored,
     require_current,
+    require_readable,
     require_zarr,
     resolve_path,
     store_format,
@@ -60,6 +61,7 @@ def open_store(path: str | Path):
             f"{path} is not a measurement store (no zarr.json); create one with "
             "`pathdep measure SUITE --out STORE`"
         )
+    require_readable(path)
     root = json.loads((path / "zarr.json").read_text())
     with known_zarr_warnings_ignored():
         ds = xr.open_zarr(path, consolidated=bool(root.get("consolidated_metadata")))

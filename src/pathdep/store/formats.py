@@ -67,6 +67,32 @@ def require_zarr() -> None:
         )
 
 
+def fixed_string_arrays(root: Path) -> list[str]:
+    """The store's arrays of ``fixed_length_utf32`` strings (format 1 written by zarr >= 3.1)."""
+    out = []
+    for meta in sorted(Path(root).glob("*/zarr.json")):
+        dtype = json.loads(meta.read_text()).get("data_type")
+        if isinstance(dtype, dict) and dtype.get("name") == "fixed_length_utf32":
+            out.append(meta.parent.name)
+    return out
+
+
+def require_readable(path: Path) -> None:
+    """zarr 3.0 cannot read ``fixed_length_utf32`` at all (it fails on the store's first such
+    array): say so, and what to install, instead of zarr's ``Invalid ... data_type``."""
+    version = zarr_version()
+    if tuple(int(x) for x in version.split(".")[:2] if x.isdigit()) >= (3, 1):
+        return
+    fixed = fixed_string_arrays(path)
+    if fixed:
+        raise PathdepError(
+            f"store {path} keeps strings as fixed_length_utf32 ({', '.join(fixed[:4])}), which "
+            f"zarr {version} cannot read; install zarr 3.1 or later (pip install "
+            f'"zarr>=3.1,<4"), then `pathdep migrate {path}` turns them into variable-length '
+            "strings that zarr 3.0 reads too"
+        )
+
+
 def store_format(attrs) -> int:
     """The store's format (1: written before the ``store_format`` attribute existed)."""
     return int(attrs.get("store_format", 1))

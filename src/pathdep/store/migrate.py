@@ -12,7 +12,6 @@ stays bit for bit what it was.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,10 +26,12 @@ from pathdep.store.formats import (
     RANGE_DIMS,
     STORE_FORMAT,
     as_str,
+    fixed_string_arrays,
     item_keys,
     known_zarr_warnings_ignored,
     relative_path,
     require_current,
+    require_readable,
     require_zarr,
     store_format,
 )
@@ -50,6 +51,7 @@ def migrate(path: str | Path) -> bool:
     if not is_store(path):
         raise PathdepError(f"{path} is not a measurement store (no zarr.json); pass the .zarr "
                            "folder that `pathdep measure` wrote")
+    require_readable(path)
     with store_lock(path):
         with known_zarr_warnings_ignored():
             attrs = dict(zarr.open_group(path, mode="r", use_consolidated=False).attrs)
@@ -98,7 +100,7 @@ def _convert(tmp: Path, path: Path) -> None:
     import zarr
 
     group = zarr.open_group(tmp, mode="r+", use_consolidated=False)
-    for name in _fixed_strings(tmp):
+    for name in fixed_string_arrays(tmp):
         _as_variable_length(group, name)
     for name, array in group.arrays():
         attrs = VAR_ATTRS.get(name) or LAYOUT_ATTRS.get(name) or (
@@ -112,16 +114,6 @@ def _convert(tmp: Path, path: Path) -> None:
            if isinstance(attrs.get(name), str)}
     group.update_attributes({**new, "store_format": STORE_FORMAT})
     consolidate(tmp)
-
-
-def _fixed_strings(root: Path) -> list[str]:
-    """The arrays stored as ``fixed_length_utf32`` (not in the Zarr v3 spec)."""
-    out = []
-    for meta in sorted(root.glob("*/zarr.json")):
-        dtype = json.loads(meta.read_text()).get("data_type")
-        if isinstance(dtype, dict) and dtype.get("name") == "fixed_length_utf32":
-            out.append(meta.parent.name)
-    return out
 
 
 def _as_variable_length(group, name: str) -> None:
