@@ -83,10 +83,11 @@ def test_locks_are_beside_the_store(world_store):
     assert lock.parent == world_store.parent / f".{world_store.name}.locks" and lock.is_file()
 
 
-def test_pathdep_reads_strings_as_fixed_width(world_store):
+def test_pathdep_reads_strings_that_take_astype_str(world_store):
     ds = open_store(world_store)
-    assert ds.item_id.dtype.kind == ds.run.dtype.kind == ds.token_str.dtype.kind == "U"
+    assert ds.item_id.dtype.kind == ds.run.dtype.kind == ds.item.dtype.kind == "U"
     assert ds.item_id.values.astype(str).tolist() == ds.item_id.values.tolist()
+    assert all(isinstance(v, str) for v in ds.token_str.values.ravel().tolist())
 
 
 def test_zarr_2_is_refused_with_what_to_install(world_store, monkeypatch, tmp_path):

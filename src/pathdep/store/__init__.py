@@ -20,8 +20,8 @@ from pathdep.store.create import (
 )
 from pathdep.store.formats import (
     STORE_FORMAT,
-    fixed_width_strings,
     known_zarr_warnings_ignored,
+    plain_strings,
     require_current,
     require_readable,
     require_zarr,
@@ -69,7 +69,7 @@ def open_store(path: str | Path):
         raise PathdepError(f"{path} is a Zarr store but not a pathdep measurement store")
     if store_format(ds.attrs) > STORE_FORMAT:
         require_current(path, ds.attrs)
-    return upgraded(fixed_width_strings(ds), path)
+    return upgraded(plain_strings(ds), path)
 
 
 def store_tokenizer(path: str | Path) -> str:

@@ -135,13 +135,12 @@ def as_str(values) -> np.ndarray:
     return values if values.dtype.kind == "U" else np.asarray(values.tolist(), dtype=str)
 
 
-def fixed_width_strings(ds):
-    """``ds`` with every string variable as :func:`as_str` (in memory; small: coordinates and
-    the decoded tokens)."""
-    strs = [n for n, v in ds.variables.items() if v.dtype.kind in "OT"]
-    return ds.assign_coords({n: (ds[n].dims, as_str(ds[n].values), ds[n].attrs)
-                             for n in strs if n in ds.coords}).assign(
-        {n: (ds[n].dims, as_str(ds[n].values), ds[n].attrs) for n in strs if n in ds.data_vars})
+def plain_strings(ds):
+    """``ds`` with its string coordinates (small, loaded anyway) as :func:`as_str`: xarray 2026
+    decodes variable-length strings to numpy ``StringDType``, which ``astype(str)`` refuses.
+    ``token_str`` stays lazy, as read (its readers take each value with ``str``)."""
+    coords = [n for n, v in ds.coords.items() if v.dtype.kind in "OT"]
+    return ds.assign_coords({n: (ds[n].dims, as_str(ds[n].values), ds[n].attrs) for n in coords})
 
 
 def item_keys(item_probe, item_id) -> np.ndarray:
