@@ -28,6 +28,7 @@ from pathdep.store.formats import (
     RANGE_DIMS,
     STORE_FORMAT,
     item_keys,
+    known_zarr_warnings_ignored,
     relative_path,
     require_current,
     require_zarr,
@@ -219,7 +220,8 @@ def consolidate(path: Path) -> None:
 def _write_layout(tmp: Path, layout: Layout, path: Path) -> None:
     import zarr
 
-    _layout_dataset(layout, path).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    with known_zarr_warnings_ignored():  # zarr 3.0 warns on each variable-length string
+        _layout_dataset(layout, path).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
     group = zarr.open_group(tmp, mode="r+")
     n_run, n_step = len(layout.runs), len(layout.steps)
     for name, var in {**job_vars(layout.logprob_dtype, layout.dims), "done": DONE}.items():
