@@ -20,7 +20,7 @@ from urllib.parse import quote
 import numpy as np
 
 from pathdep.atomic import write_json
-from pathdep.store.formats import as_str
+from pathdep.store.formats import as_str, known_zarr_warnings_ignored
 from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import Dims, job_vars, padded
 
@@ -56,7 +56,8 @@ def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
 def _group(store: Path, mode: str = "r"):
     import zarr  # deferred: `pathdep --help` need not import zarr
 
-    return zarr.open_group(Path(store), mode=mode)
+    with known_zarr_warnings_ignored():
+        return zarr.open_group(Path(store), mode=mode)
 
 
 def done_flags(store: Path) -> np.ndarray:
@@ -75,7 +76,8 @@ _INPUTS = ("run", "step", "tokens", "prefix_tokens", "sample_seq", "sample_pos",
 def read_inputs(store: Path) -> dict:
     """What every job reads back: coordinates, tokens, samples, head-score inputs, dims."""
     g = _group(store)
-    v = {n: g[n][...] for n in _INPUTS}
+    with known_zarr_warnings_ignored():  # zarr 3.0 warns on reading the run ids
+        v = {n: g[n][...] for n in _INPUTS}
     attrs = dict(g.attrs)
     ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[2:8]}
     return {
@@ -94,7 +96,11 @@ def read_probe_inputs(store: Path) -> ProbeArrays | None:
     g = _group(store)
     if "probe_tokens" not in g:
         return None
-    get = lambda n: np.asarray(g[n][...])  # noqa: E731
+
+    def get(name: str) -> np.ndarray:
+        with known_zarr_warnings_ignored():  # zarr 3.0 warns on reading strings
+            return np.asarray(g[name][...])
+
     return ProbeArrays([str(x) for x in get("probe")], as_str(get("item_probe")),
                        as_str(get("item_id")), get("probe_tokens").astype(np.int32),
                        get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
