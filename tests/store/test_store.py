@@ -171,3 +171,13 @@ def test_every_job_variable_says_what_it_holds(tmp_path):
     for name in [*job_vars(), "done"]:
         attrs = dict(g[name].attrs)
         assert attrs == VAR_ATTRS[name] and attrs["units"] and attrs["long_name"], name
+
+
+def test_run_factor_sentinels_are_declared(tmp_path):
+    """factor_branch_step is -1 for grid runs: its long_name says so (docs/store.md)."""
+    factors = {"r0": {"parent": "", "branch_step": -1}, "r1": {"parent": "r0", "branch_step": 5}}
+    create_store(tmp_path / "s.zarr", _layout(factors=factors))
+    ds = open_store(tmp_path / "s.zarr")
+    assert ds.factor_branch_step.values.tolist() == [-1, 5]
+    assert "-1: a grid run" in ds.factor_branch_step.attrs["long_name"]
+    assert "'': a grid run" in ds.factor_parent.attrs["long_name"]

@@ -41,6 +41,7 @@ from pathdep.store.schema import (
     VAR_ATTRS,
     Dims,
     chunks_for,
+    factor_long_name,
     job_vars,
     shape_of,
 )
@@ -196,7 +197,7 @@ def _layout_dataset(layout: Layout, path: Path):
     for name, var in ds.variables.items():
         var.attrs.update(LAYOUT_ATTRS.get(str(name), {}))
         if str(name).startswith(FACTOR_PREFIX):
-            var.attrs["long_name"] = f"run factor {str(name)[len(FACTOR_PREFIX):]}"
+            var.attrs["long_name"] = factor_long_name(str(name)[len(FACTOR_PREFIX):])
     return variable_length_strings(ds)
 
 

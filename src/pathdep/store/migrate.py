@@ -36,7 +36,7 @@ from pathdep.store.formats import (
     store_format,
 )
 from pathdep.store.jobs import FAILURES, beside, failures_path, read_failures
-from pathdep.store.schema import LAYOUT_ATTRS, VAR_ATTRS
+from pathdep.store.schema import LAYOUT_ATTRS, VAR_ATTRS, factor_long_name
 
 log = logging.getLogger(__name__)
 _NOT_COPIED = {".locks", FAILURES}  # format 1 kept them inside the store
@@ -104,7 +104,7 @@ def _convert(tmp: Path, path: Path) -> None:
         _as_variable_length(group, name)
     for name, array in group.arrays():
         attrs = VAR_ATTRS.get(name) or LAYOUT_ATTRS.get(name) or (
-            {"long_name": f"run factor {name.removeprefix('factor_')}"}
+            {"long_name": factor_long_name(name.removeprefix("factor_"))}
             if name.startswith("factor_") else {})
         if attrs:
             array.update_attributes(attrs)

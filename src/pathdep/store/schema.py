@@ -141,6 +141,15 @@ LAYOUT_ATTRS: dict[str, dict[str, str]] = {
 }
 
 
+#: What a run factor's sentinel means (branches: docs/store.md); missing elsewhere is "".
+_FACTOR_NOTES = {"branch_step": " (-1: a grid run, not a branch)", "parent": " ('': a grid run)"}
+
+
+def factor_long_name(name: str) -> str:
+    """``long_name`` of the run factor ``name`` (its coordinate is ``factor_<name>``)."""
+    return f"run factor {name}{_FACTOR_NOTES.get(name, '')}"
+
+
 def chunks_for(var: Var, dims: Dims) -> tuple[int, ...]:
     """1 x 1 on (run, step); logprob-like arrays split along seq to ~CHUNK_BYTES."""
     sizes = dims.as_dict()
