@@ -4,7 +4,7 @@
 
 The Python API mirrors the command line, one function per command
 (:mod:`pathdep.api`): ``load_spec``, ``train``, ``load_suite``, ``measure``,
-``open_store``, ``analyze``, ``report``, ``run``, ``demo``, ``barriers``,
+``open_store``, ``migrate``, ``analyze``, ``report``, ``run``, ``demo``, ``barriers``,
 ``forking``, and the types ``Spec``, ``Suite``, ``Run``, ``Checkpoint``,
 ``MeasureResult``, ``AnalysisResult``, ``Results``. They load on first use:
 ``import pathdep`` does not import torch, transformers, xarray or zarr.
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         load_spec,
         load_suite,
         measure,
+        migrate,
         open_store,
         report,
         run,
@@ -65,6 +66,7 @@ __all__ = [
     "load_spec",
     "load_suite",
     "measure",
+    "migrate",
     "open_store",
     "report",
     "run",

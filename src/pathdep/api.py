@@ -19,6 +19,7 @@ function of the same name.
 | load_suite  | (every SUITE)      | a :class:`Suite` from a folder, manifest or preset |
 | measure     | ``measure``        | a :class:`MeasureResult`                     |
 | open_store  |                    | the store as an ``xarray.Dataset``           |
+| migrate     | ``migrate``        | True if an older store was converted (False: already current) |
 | analyze     | ``analyze``        | :class:`Results`: name -> :class:`AnalysisResult` |
 | report      | ``report``         | the path of the HTML page                    |
 | run         | ``run``            | the paths made: suite, store, analysis, report |
@@ -47,7 +48,7 @@ from pathdep.models.bridges import to_nnsight, to_transformer_lens
 from pathdep.pipeline import EXAMPLES, demo, run
 from pathdep.report.build import report
 from pathdep.spec import Spec, load_spec
-from pathdep.store import open_store
+from pathdep.store import migrate, open_store
 from pathdep.suites import Checkpoint, Run, Suite, checkpoint_path, load_suite
 from pathdep.train import train
 
@@ -71,6 +72,7 @@ __all__ = [
     "load_spec",
     "load_suite",
     "measure",
+    "migrate",
     "open_store",
     "prompts",
     "report",

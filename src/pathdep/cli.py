@@ -8,6 +8,7 @@
     pathdep ls probes                 the behaviour probes
     pathdep barriers SUITE            loss barriers: instability and basins
     pathdep rl SUITE                  RL fine-tuning across RL seeds
+    pathdep migrate STORE             convert an older store to the current format
 
 Bad input prints one clear message and exits with status 2.
 """
@@ -255,6 +256,19 @@ def calibrate(
     if out is not None:
         atomic.write_text(out, text + "\n")
     Console().print(text if as_json else markdown(rows), highlight=False, soft_wrap=True)
+
+
+@app.command()
+@friendly
+def migrate(store: Annotated[Path, typer.Argument(help="The measurement store (a .zarr folder).")],
+            verbose: Verbose = False):
+    """Convert a store written by an earlier pathdep to the current format, in place (no re-measuring)."""
+    from pathdep.store import STORE_FORMAT
+    from pathdep.store import migrate as migrate_store
+
+    _setup(verbose)
+    done = "converted to" if migrate_store(store) else "already in"
+    Console().print(f"{store}: {done} store format {STORE_FORMAT}", highlight=False, soft_wrap=True)
 
 
 # Every command is registered here, statically: an import that fails is an error

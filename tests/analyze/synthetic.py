@@ -48,7 +48,8 @@ def base(n_runs: int = 4, n_steps: int = 12, n_seq: int = 8, n_pos: int = 24, se
          "train_loss": (("run", "step"), np.full(shape, np.nan, np.float32))},
         coords=coords,
         attrs={"suite": "synthetic", "eval_hash": "0" * 64, "icl_early_pos": 2,
-               "icl_late_pos": n_pos - 1, "vocab_size": V, "pathdep_version": "test"})
+               "icl_late_pos": n_pos - 1, "vocab_size": V, "pathdep_version": "test",
+               "store_format": 2})  # read as it is (not upgraded from format 1: docs/store.md)
 
 
 def _x(steps: np.ndarray) -> np.ndarray:

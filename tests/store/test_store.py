@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from pathdep.errors import PathdepError
 from pathdep.measure import measure
@@ -56,7 +57,10 @@ def test_layout_write_and_open(tmp_path):
     assert ds.done.values.tolist() == [[False, False], [True, False]]
     assert ds.logprob.isel(run=1, step=0).values.tolist() == [[1] * 4] * 2
     assert np.isnan(ds.logprob.isel(run=0, step=0)).all()
-    assert ds.tokens_seen.values.tolist() == [[-1, -1], [1, -1]]
+    # unknown tokens_seen is -1 on disk, declared _FillValue: NaN to xarray, skipped by mean()
+    assert np.isnan(ds.tokens_seen.values).tolist() == [[True, True], [False, True]]
+    assert ds.tokens_seen.mean().item() == 1
+    assert zarr.open_group(tmp_path / "s.zarr", mode="r")["tokens_seen"][0, 0] == -1
     assert ds.factor_lr.values.tolist() == [0.1, 0.2]
     chunks = json.loads((tmp_path / "s.zarr/logprob/zarr.json").read_text())
     assert chunks["chunk_grid"]["configuration"]["chunk_shape"][:2] == [1, 1]
@@ -134,8 +138,7 @@ def test_sigkill_mid_measure_then_resume(suite_and_reference):
     proc.wait()
     done_before = _n_done(out)
     assert 2 <= done_before < 8, "the kill should land before the end"
-    import zarr  # and a job killed half-way through its writes: chunks there, done not set
-
+    # and a job killed half-way through its writes: chunks there, done not set
     g = zarr.open_group(out, mode="r+")
     ri, si = np.argwhere(~g["done"][...])[0]
     g["logprob"][ri, si] = 123.0
@@ -161,8 +164,6 @@ def test_two_processes_on_one_store(suite_and_reference):
 
 def test_every_job_variable_says_what_it_holds(tmp_path):
     """units and long_name on each per-job variable, readable by a plain Zarr reader."""
-    import zarr
-
     from pathdep.store.schema import VAR_ATTRS
 
     create_store(tmp_path / "s.zarr", _layout())
@@ -170,3 +171,13 @@ def test_every_job_variable_says_what_it_holds(tmp_path):
     for name in [*job_vars(), "done"]:
         attrs = dict(g[name].attrs)
         assert attrs == VAR_ATTRS[name] and attrs["units"] and attrs["long_name"], name
+
+
+def test_run_factor_sentinels_are_declared(tmp_path):
+    """factor_branch_step is -1 for grid runs: its long_name says so (docs/store.md)."""
+    factors = {"r0": {"parent": "", "branch_step": -1}, "r1": {"parent": "r0", "branch_step": 5}}
+    create_store(tmp_path / "s.zarr", _layout(factors=factors))
+    ds = open_store(tmp_path / "s.zarr")
+    assert ds.factor_branch_step.values.tolist() == [-1, 5]
+    assert "-1: a grid run" in ds.factor_branch_step.attrs["long_name"]
+    assert "'': a grid run" in ds.factor_parent.attrs["long_name"]

@@ -44,6 +44,7 @@ from pathdep.store import (
     read_inputs,
     record_failures,
 )
+from pathdep.store.formats import require_current_store, require_zarr
 from pathdep.store.schema import Dims
 from pathdep.suites import Suite, load_suite, select
 from pathdep.suites.checkpoint import check_loadable
@@ -259,6 +260,8 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     ``result.failed`` (bad input before any job raises :class:`PathdepError`).
     """
     t0 = time.perf_counter()
+    require_zarr()
+    require_current_store(Path(out))  # an old store takes no new jobs before `pathdep migrate`
     full = suite if isinstance(suite, Suite) else load_suite(suite)
     check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)

@@ -24,8 +24,27 @@ import numpy as np
 
 from pathdep.atomic import atomic_dir
 from pathdep.errors import PathdepError
+from pathdep.store.formats import (
+    RANGE_DIMS,
+    STORE_FORMAT,
+    item_keys,
+    known_zarr_warnings_ignored,
+    relative_path,
+    require_current,
+    require_zarr,
+)
 from pathdep.store.probe_arrays import ProbeArrays
-from pathdep.store.schema import DONE, KINDS, VAR_ATTRS, Dims, chunks_for, job_vars, shape_of
+from pathdep.store.schema import (
+    DONE,
+    KINDS,
+    LAYOUT_ATTRS,
+    VAR_ATTRS,
+    Dims,
+    chunks_for,
+    factor_long_name,
+    job_vars,
+    shape_of,
+)
 
 FACTOR_PREFIX = "factor_"
 
@@ -75,7 +94,8 @@ def _probe_layout(probes) -> tuple[dict, dict]:
     """(coords, data) of the behaviour probes (docs/store.md); empty without probes."""
     if probes is None:
         return {}, {}
-    coords = {"probe": np.array(probes.names), "item_probe": ("item", probes.item_probe),
+    coords = {"probe": np.array(probes.names), "item": item_keys(probes.item_probe, probes.item_id),
+              "item_probe": ("item", probes.item_probe),
               "item_id": ("item", probes.item_id),
               "probe_scoring": ("probe", probes.probe_scoring)}
     data = {"probe_tokens": (("prow", "ptok"), probes.tokens.astype(np.int32)),
@@ -106,6 +126,7 @@ def is_store(path: Path) -> bool:
 def create_store(path: Path, layout: Layout) -> bool:
     """Create the store at ``path``, or check the existing one matches; True if created."""
     path = Path(path)
+    require_zarr()
     with store_lock(path):
         if is_store(path):
             check_store(path, layout)
@@ -115,8 +136,7 @@ def create_store(path: Path, layout: Layout) -> bool:
                 f"{path} exists and is not a pathdep store; choose another --out or remove it"
             )
         with atomic_dir(path) as tmp:
-            _write_layout(tmp, layout)
-            (tmp / ".locks").mkdir()
+            _write_layout(tmp, layout, path)
         return True
 
 
@@ -139,7 +159,8 @@ def _factor_coords(layout: Layout) -> dict:
     return coords
 
 
-def _layout_dataset(layout: Layout):
+def _layout_dataset(layout: Layout, path: Path):
+    """The layout as an ``xarray.Dataset`` in store format 2 (formats.py) for the store ``path``."""
     import xarray as xr
 
     coords = {
@@ -162,17 +183,46 @@ def _layout_dataset(layout: Layout):
         "token_str": (("seq", "pos"), layout.token_str),
         "prefix_tokens": (("pseq", "ppos"), layout.prefix_tokens.astype(np.int32)),
     }
+    sizes = {**layout.dims.as_dict(), "pseq": layout.prefix_tokens.shape[0],
+             "ppos": layout.prefix_tokens.shape[1]}
+    if layout.probes is not None:
+        sizes |= {"prow": layout.probes.tokens.shape[0], "ptok": layout.probes.tokens.shape[1]}
+    coords |= {d: np.arange(sizes[d]) for d in RANGE_DIMS if d in sizes and d not in coords}
     attrs = dict(layout.attrs, suite=layout.suite, layout_digest=layout.digest(),
-                 dims=json.dumps(layout.dims.as_dict()))
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+                 dims=json.dumps(layout.dims.as_dict()), store_format=STORE_FORMAT)
+    for name in ("tokenizer", "eval_source"):
+        if isinstance(attrs.get(name), str):
+            attrs[name] = relative_path(attrs[name], path)
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    for name, var in ds.variables.items():
+        var.attrs.update(LAYOUT_ATTRS.get(str(name), {}))
+        if str(name).startswith(FACTOR_PREFIX):
+            var.attrs["long_name"] = factor_long_name(str(name)[len(FACTOR_PREFIX):])
+    return variable_length_strings(ds)
 
 
-def _write_layout(tmp: Path, layout: Layout) -> None:
+def variable_length_strings(ds):
+    """``ds`` with its fixed-width (numpy ``U``) strings as Python objects, which xarray writes
+    as Zarr v3 variable-length strings (``fixed_length_utf32`` is not in the v3 spec)."""
+    fixed = [n for n, v in ds.variables.items() if v.dtype.kind == "U"]
+    return ds.assign({n: ds[n].astype(object) for n in fixed if n in ds.data_vars}).assign_coords(
+        {n: ds[n].astype(object) for n in fixed if n in ds.coords})
+
+
+def consolidate(path: Path) -> None:
+    """Write the consolidated metadata (once the hierarchy is final; jobs write only chunks)."""
     import zarr
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zarr: fixed-width strings are not in the v3 spec yet
-        _layout_dataset(layout).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    with warnings.catch_warnings():  # zarr: consolidated metadata is not in the v3 spec (yet)
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(str(path))
+
+
+def _write_layout(tmp: Path, layout: Layout, path: Path) -> None:
+    import zarr
+
+    with known_zarr_warnings_ignored():  # zarr 3.0 warns on each variable-length string
+        _layout_dataset(layout, path).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
     group = zarr.open_group(tmp, mode="r+")
     n_run, n_step = len(layout.runs), len(layout.steps)
     for name, var in {**job_vars(layout.logprob_dtype, layout.dims), "done": DONE}.items():
@@ -185,6 +235,7 @@ def _write_layout(tmp: Path, layout: Layout) -> None:
             dimension_names=["run", "step", *var.dims],
             attributes=VAR_ATTRS.get(name, {}),
         )
+    consolidate(tmp)
 
 
 def missing_cells(path: Path, layout: Layout) -> bool:
@@ -213,6 +264,7 @@ def grow_store(path: Path, layout: Layout) -> Layout:
     path = Path(path)
     with store_lock(path):
         old = zarr.open_group(path, mode="r")
+        require_current(path, old.attrs)
         runs_o, steps_o = old["run"][:].tolist(), [int(x) for x in old["step"][:]]
         lost = [r for r in runs_o if r not in layout.runs]
         if lost:
@@ -224,8 +276,7 @@ def grow_store(path: Path, layout: Layout) -> Layout:
         done = old["done"][:]
         names = [*job_vars(layout.logprob_dtype, layout.dims), "done"]
         with atomic_dir(path) as tmp:
-            _write_layout(tmp, layout)
-            (tmp / ".locks").mkdir()
+            _write_layout(tmp, layout, path)
             new = zarr.open_group(tmp, mode="r+")
             for ri, si in zip(*np.nonzero(done), strict=True):
                 at = (layout.runs.index(runs_o[ri]), layout.steps.index(steps_o[si]))
@@ -239,6 +290,7 @@ def check_store(path: Path, layout: Layout) -> None:
     import zarr
 
     attrs = dict(zarr.open_group(path, mode="r").attrs)
+    require_current(path, attrs)
     if attrs.get("suite") != layout.suite:
         raise PathdepError(
             f"store {path} holds suite {attrs.get('suite')!r}, not {layout.suite!r}; "

@@ -3,8 +3,9 @@
 A job writes all its variables through zarr's public synchronous API (each
 chunk file is written to a temporary name and renamed by zarr's local
 store) and sets ``done[run, step]`` last, so a kill loses at most the job in
-flight: its ``done`` stays False and a rerun recomputes it. A per-job ``fcntl`` lock (``STORE/.locks/<run>@<step>.lock``)
-keeps two processes from computing the same job.
+flight: its ``done`` stays False and a rerun recomputes it. A per-job ``fcntl`` lock
+(``.<STORE name>.locks/<run>@<step>.lock`` beside the store, outside the Zarr
+hierarchy) keeps two processes from computing the same job.
 """
 
 from __future__ import annotations
@@ -19,19 +20,27 @@ from urllib.parse import quote
 import numpy as np
 
 from pathdep.atomic import write_json
+from pathdep.store.formats import as_str, known_zarr_warnings_ignored
 from pathdep.store.probe_arrays import ProbeArrays
 from pathdep.store.schema import Dims, job_vars, padded
 
 
+def beside(store: Path, suffix: str) -> Path:
+    """``.<store name><suffix>`` in the store's folder: pathdep's own files, which a Zarr
+    reader would warn about inside the store."""
+    store = Path(store)
+    return store.parent / f".{store.name}{suffix}"
+
+
 def lock_path(store: Path, run: str, step: int) -> Path:
-    return Path(store) / ".locks" / f"{quote(run, safe='')}@{step}.lock"
+    return beside(store, ".locks") / f"{quote(run, safe='')}@{step}.lock"
 
 
 @contextlib.contextmanager
 def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
     """Hold the job's lock; yields False (without waiting) if another process holds it."""
     path = lock_path(store, run, step)
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -47,7 +56,8 @@ def job_lock(store: Path, run: str, step: int, *, wait: bool) -> Iterator[bool]:
 def _group(store: Path, mode: str = "r"):
     import zarr  # deferred: `pathdep --help` need not import zarr
 
-    return zarr.open_group(Path(store), mode=mode)
+    with known_zarr_warnings_ignored():
+        return zarr.open_group(Path(store), mode=mode)
 
 
 def done_flags(store: Path) -> np.ndarray:
@@ -66,7 +76,8 @@ _INPUTS = ("run", "step", "tokens", "prefix_tokens", "sample_seq", "sample_pos",
 def read_inputs(store: Path) -> dict:
     """What every job reads back: coordinates, tokens, samples, head-score inputs, dims."""
     g = _group(store)
-    v = {n: g[n][...] for n in _INPUTS}
+    with known_zarr_warnings_ignored():  # zarr 3.0 warns on reading the run ids
+        v = {n: g[n][...] for n in _INPUTS}
     attrs = dict(g.attrs)
     ints = {k: np.asarray(v[k], dtype=np.int64) for k in _INPUTS[3:8]}
     ints["tokens"] = np.asarray(v["tokens"], dtype=np.int32)  # as stored: 4 bytes a token
@@ -86,12 +97,16 @@ def read_probe_inputs(store: Path) -> ProbeArrays | None:
     g = _group(store)
     if "probe_tokens" not in g:
         return None
-    get = lambda n: np.asarray(g[n][...])  # noqa: E731
-    return ProbeArrays([str(x) for x in get("probe")], get("item_probe").astype(str),
-                       get("item_id").astype(str), get("probe_tokens").astype(np.int32),
+
+    def get(name: str) -> np.ndarray:
+        with known_zarr_warnings_ignored():  # zarr 3.0 warns on reading strings
+            return np.asarray(g[name][...])
+
+    return ProbeArrays([str(x) for x in get("probe")], as_str(get("item_probe")),
+                       as_str(get("item_id")), get("probe_tokens").astype(np.int32),
                        get("prow_item").astype(np.int64), get("prow_start").astype(np.int64),
                        get("prow_len").astype(np.int64), get("prow_correct").astype(bool),
-                       get("probe_scoring").astype(str) if "probe_scoring" in g else None)
+                       as_str(get("probe_scoring")) if "probe_scoring" in g else None)
 
 
 def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims: Dims,
@@ -110,18 +125,25 @@ def write_job(store: Path, ri: int, si: int, values: dict[str, np.ndarray], dims
 FAILURES = ".failures.json"
 
 
+def failures_path(store: Path) -> Path:
+    return beside(store, FAILURES)
+
+
 def read_failures(store: Path) -> dict[str, str]:
-    """``"run@step" -> reason`` for the jobs whose last try failed (``STORE/.failures.json``)."""
-    path = Path(store) / FAILURES
-    try:
-        return dict(json.loads(path.read_text())) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
+    """``"run@step" -> reason`` for the jobs whose last try failed (``.<STORE name>.failures.json``
+    beside the store; stores of format 1 kept it inside, as ``STORE/.failures.json``)."""
+    for path in (failures_path(store), Path(store) / FAILURES):
+        try:
+            if path.is_file():
+                return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return {}
+    return {}
 
 
 def record_failures(store: Path, failed: dict[tuple[str, int], str],
                     succeeded: list[tuple[str, int]]) -> dict[str, str]:
-    """Add this pass's failed jobs to ``STORE/.failures.json`` and drop those that now succeeded.
+    """Add this pass's failed jobs to the failures file and drop those that now succeeded.
 
     The report lists them, so that a checkpoint that could not be measured is
     named rather than silently missing from every analysis.
@@ -130,7 +152,7 @@ def record_failures(store: Path, failed: dict[tuple[str, int], str],
     for run, step in succeeded:
         old.pop(f"{run}@{step}", None)
     old |= {f"{run}@{step}": why for (run, step), why in failed.items()}
-    path = Path(store) / FAILURES
+    path = failures_path(store)
     if old:
         write_json(path, old)
     elif path.exists():

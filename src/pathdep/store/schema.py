@@ -84,20 +84,70 @@ VAR_ATTRS: dict[str, dict[str, str]] = {
     "logprob": {"units": "nats", "long_name": "log p(tokens[seq, pos] | tokens[seq, :pos]); NaN at pos 0"},
     "entropy": {"units": "nats", "long_name": "entropy of the predictive distribution at (seq, pos)"},
     "dist_logp": {"units": "nats", "long_name": "log-probs of the kept vocabulary entries per sampled position"},
-    "dist_ids": {"units": "token id", "long_name": "token ids of the kept entries (-1: padding)"},
+    # -1 pads (not masked: ids stay integers to index with); valid_min declares it
+    "dist_ids": {"units": "token id", "long_name": "token ids of the kept entries (-1: padding)", "valid_min": 0},
     "dist_rest": {"units": "nats", "long_name": "log of the probability mass not kept (-inf: whole vocabulary kept)"},
     "head_score": {"units": "1", "long_name": "per-head scores by kind (docs/circuits.md); NaN-padded for smaller models"},
     "icl_score": {"units": "nats", "long_name": "mean loss at the late position minus at the early one (attrs icl_*_pos)"},
     "hidden": {"units": "1", "long_name": "residual-stream samples at (hsample_seq, hsample_pos)"},
     "loss": {"units": "nats", "long_name": "mean of -logprob over positions 1..T-1 (evaluation loss)"},
     "train_loss": {"units": "nats", "long_name": "training loss from the checkpoint sidecar (NaN: unknown)"},
-    "tokens_seen": {"units": "tokens", "long_name": "tokens seen in training at that step (-1: unknown; mask before averaging)"},
+    # -1 (unknown) is declared as _FillValue, so xarray reads it as NaN (float64) and .mean() skips it
+    "tokens_seen": {"units": "tokens", "long_name": "tokens seen in training at that step (NaN: unknown)", "_FillValue": -1},
     "done": {"units": "1", "long_name": "the job (run, step) is completely written"},
     "behavior": {"units": "1", "long_name": "probe accuracy: share of items right (probe_scoring: sum or mean)"},
     "behavior_margin": {"units": "nats", "long_name": "mean item margin, best correct - best incorrect (per token for mean probes)"},
     "probe_item_correct": {"units": "1", "long_name": "1 if the item is right, 0 if wrong"},
     "probe_item_margin": {"units": "nats", "long_name": "the item's margin (per token for mean probes)"},
 }
+
+
+# Attributes of the layout's variables and coordinates (written once, at creation).
+_INT = {"units": "1"}
+LAYOUT_ATTRS: dict[str, dict[str, str]] = {
+    "tokens": {"units": "token id", "long_name": "evaluation token ids"},
+    "token_str": {"units": "1", "long_name": "each evaluation token decoded alone (for display)"},
+    "prefix_tokens": {"units": "token id", "long_name": "head-score inputs: BOS + n random tokens repeated 4 times"},
+    "probe_tokens": {"units": "token id", "long_name": "probe rows: prompt + continuation, right-padded with 0"},
+    "prow_item": {**_INT, "long_name": "index (along item) of the row's probe item"},
+    "prow_start": {**_INT, "long_name": "position where the row's continuation starts"},
+    "prow_len": {"units": "tokens", "long_name": "length of the row (prompt + continuation)"},
+    "prow_correct": {**_INT, "long_name": "the row's continuation is a correct one"},
+    "run": {"long_name": "run id"},
+    "step": {"units": "training steps", "long_name": "checkpoint step (union over runs)"},
+    "seq": {**_INT, "long_name": "evaluation sequence"},
+    "pos": {"units": "tokens", "long_name": "token position within a sequence"},
+    "sample": {**_INT, "long_name": "kept next-token distribution (at sample_seq, sample_pos)"},
+    "sample_seq": {**_INT, "long_name": "sequence of each kept distribution"},
+    "sample_pos": {"units": "tokens", "long_name": "position of each kept distribution"},
+    "k": {**_INT, "long_name": "entry of a kept distribution (dist_ids holds its token)"},
+    "hsample": {**_INT, "long_name": "kept hidden-state sample (at hsample_seq, hsample_pos)"},
+    "hsample_seq": {**_INT, "long_name": "sequence of each hidden-state sample"},
+    "hsample_pos": {"units": "tokens", "long_name": "position of each hidden-state sample"},
+    "hlayer": {**_INT, "long_name": "layer of kept hidden states (0: embeddings, l: after block l)"},
+    "d": {**_INT, "long_name": "hidden dimension"},
+    "layer_h": {**_INT, "long_name": "attention block (0..L-1)"},
+    "head": {**_INT, "long_name": "attention head"},
+    "kind": {"long_name": "head-score kind"},
+    "pseq": {**_INT, "long_name": "head-score input sequence"},
+    "ppos": {"units": "tokens", "long_name": "position in a head-score input sequence"},
+    "probe": {"long_name": "behaviour probe"},
+    "probe_scoring": {"long_name": "how the probe compares continuations: sum or mean log-prob"},
+    "item": {"long_name": "probe item key <probe>/<item_id> (unique)"},
+    "item_probe": {"long_name": "the item's probe"},
+    "item_id": {"long_name": "the item's id within its probe (repeats across probes)"},
+    "prow": {**_INT, "long_name": "probe row: an item's prompt + one continuation"},
+    "ptok": {"units": "tokens", "long_name": "token position in a probe row"},
+}
+
+
+#: What a run factor's sentinel means (branches: docs/store.md); missing elsewhere is "".
+_FACTOR_NOTES = {"branch_step": " (-1: a grid run, not a branch)", "parent": " ('': a grid run)"}
+
+
+def factor_long_name(name: str) -> str:
+    """``long_name`` of the run factor ``name`` (its coordinate is ``factor_<name>``)."""
+    return f"run factor {name}{_FACTOR_NOTES.get(name, '')}"
 
 
 def chunks_for(var: Var, dims: Dims) -> tuple[int, ...]:
