@@ -8,8 +8,9 @@ common English words, punctuation, numbers; one document a line) is written,
 and one small GPT-NeoX checkpoint (d_model 64, 2 layers, a 4,096-entry BPE
 trained on the text, context 512) is measured on it with ``pathdep.measure``.
 Reported per size: resident memory after imports and the model load (the
-base), the peak while laying the store out (reading and tokenising the file,
-writing tokens), and the peak of the whole call, each minus the base. What
+base), the peak after laying the store out (reading and tokenising the file),
+after creating it (writing tokens and token strings), and of the whole call
+(the job included), each minus the base. What
 grows with the tokens by design: the job's per-token result arrays
 (log-prob and entropy, 8 bytes a token) and the tokens themselves (4 bytes).
 """
@@ -98,12 +99,20 @@ def child(tokens: int, root: Path) -> dict:
         return out
 
     api.suite_layout = spy
+    real_create = api.create_store
+
+    def spy_create(*a, **k):
+        out = real_create(*a, **k)
+        laid["created"] = peak_mb()
+        return out
+
+    api.create_store = spy_create
     opts = MeasureSpec(eval_sequences=tokens // context, context=context, batch_size=8,
                        check_duplicates=False, device="cpu", dtype="float32")
     r = measure(suite, out=root / "m.zarr", evalset=root / "eval.jsonl", config=opts)
     assert r.ok, r.failed
     return {"tokens": r.tokens, "base_mb": base, "layout_peak_mb": laid["peak"] - base,
-            "peak_mb": peak_mb() - base}
+            "store_peak_mb": laid["created"] - base, "peak_mb": peak_mb() - base}
 
 
 def main() -> None:
@@ -122,10 +131,11 @@ def main() -> None:
         if out.returncode:
             sys.exit(out.stderr[-3000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'tokens':>10} {'base MB':>9} {'layout peak - base':>19} {'peak - base':>12}")
+    print(f"{'tokens':>10} {'base MB':>9} {'layout - base':>14} {'+ store - base':>15} "
+          f"{'peak - base':>12}")
     for r in rows:
-        print(f"{r['tokens']:>10,} {r['base_mb']:>9.0f} {r['layout_peak_mb']:>19.1f} "
-              f"{r['peak_mb']:>12.1f}")
+        print(f"{r['tokens']:>10,} {r['base_mb']:>9.0f} {r['layout_peak_mb']:>14.1f} "
+              f"{r['store_peak_mb']:>15.1f} {r['peak_mb']:>12.1f}")
     if len(rows) > 1:
         d = (rows[-1]["peak_mb"] - rows[0]["peak_mb"]) / ((rows[-1]["tokens"] - rows[0]["tokens"]) / 1e6)
         print(f"peak growth: {d:.1f} MB per million tokens "

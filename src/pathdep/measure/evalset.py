@@ -207,7 +207,8 @@ def chunk_documents(tok, docs: Iterable[str], context: int, n_seq: int, *,
 def decode_table(tok, tokens: np.ndarray) -> np.ndarray:
     """Each token id decoded on its own, laid out like ``tokens`` (for display)."""
     uniq, inv = np.unique(tokens, return_inverse=True)
-    strs = np.array([tok.decode([int(u)]) for u in uniq] or [""])
+    strs = np.empty(max(1, len(uniq)), dtype=object)  # one object per distinct token: the
+    strs[:] = [tok.decode([int(u)]) for u in uniq] or [""]  # table holds references only
     return strs[inv].reshape(tokens.shape)
 
 

@@ -180,7 +180,6 @@ def _layout_dataset(layout: Layout, path: Path):
     coords |= probe_coords
     data = probe_data | {
         "tokens": (("seq", "pos"), layout.tokens.astype(np.int32)),
-        "token_str": (("seq", "pos"), layout.token_str),
         "prefix_tokens": (("pseq", "ppos"), layout.prefix_tokens.astype(np.int32)),
     }
     sizes = {**layout.dims.as_dict(), "pseq": layout.prefix_tokens.shape[0],
@@ -209,6 +208,21 @@ def variable_length_strings(ds):
         {n: ds[n].astype(object) for n in fixed if n in ds.coords})
 
 
+TOKEN_STR_CHUNK = 1 << 16  # tokens of decoded strings per chunk
+
+
+def _write_token_str(group, token_str: np.ndarray) -> None:
+    """``token_str`` as variable-length strings, written a chunk of rows at a time: as one
+    xarray variable it was a single chunk, encoded whole (about 300 MB at 1M tokens)."""
+    n_seq, n_pos = token_str.shape
+    rows = max(1, min(n_seq, TOKEN_STR_CHUNK // max(1, n_pos)))
+    arr = group.create_array("token_str", shape=token_str.shape, chunks=(rows, n_pos), dtype=str,
+                             fill_value="", dimension_names=["seq", "pos"],
+                             attributes=LAYOUT_ATTRS.get("token_str", {}))
+    for r0 in range(0, n_seq, rows):
+        arr[r0:r0 + rows] = np.asarray(token_str[r0:r0 + rows], dtype=object)
+
+
 def consolidate(path: Path) -> None:
     """Write the consolidated metadata (once the hierarchy is final; jobs write only chunks)."""
     import zarr
@@ -223,7 +237,8 @@ def _write_layout(tmp: Path, layout: Layout, path: Path) -> None:
 
     with known_zarr_warnings_ignored():  # zarr 3.0 warns on each variable-length string
         _layout_dataset(layout, path).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
-    group = zarr.open_group(tmp, mode="r+")
+        group = zarr.open_group(tmp, mode="r+")
+        _write_token_str(group, layout.token_str)
     n_run, n_step = len(layout.runs), len(layout.steps)
     for name, var in {**job_vars(layout.logprob_dtype, layout.dims), "done": DONE}.items():
         group.create_array(
