@@ -29,6 +29,7 @@ function of the same name.
 | prompts     | ``prompts``        | the :class:`AnalysisResult` of prompt dependence |
 | calibrate   | ``calibrate``      | rows of false-positive rate and power per analysis and size |
 | checkpoint_path |                | a run's checkpoint at a step: a folder, or ``repo@revision`` |
+| audit       | ``audit``          | an :class:`AuditReport`: duplicate weights, lineage, missing revisions |
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ from pathdep.pipeline import EXAMPLES, demo, run
 from pathdep.report.build import report
 from pathdep.spec import Spec, load_spec
 from pathdep.store import open_store
-from pathdep.suites import Checkpoint, Run, Suite, checkpoint_path, load_suite
+from pathdep.suites import AuditReport, Checkpoint, Run, Suite, audit, checkpoint_path, load_suite
 from pathdep.train import train
 
 __all__ = [
     "EXAMPLES",
     "AnalysisResult",
+    "AuditReport",
     "Checkpoint",
     "Interval",
     "MeasureResult",
@@ -60,6 +62,7 @@ __all__ = [
     "Spec",
     "Suite",
     "analyze",
+    "audit",
     "barriers",
     "calibrate",
     "checkpoint_path",
