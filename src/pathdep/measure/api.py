@@ -36,7 +36,6 @@ from pathdep.store import (
 from pathdep.store.schema import Dims
 from pathdep.suites import Suite, load_suite, select
 from pathdep.suites.checkpoint import check_loadable
-from pathdep.suites.duplicates import find_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +71,49 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
     return MeasureSpec.model_validate({**config.model_dump(), **update}) if update else config
 
 
-def _duplicates(suite: Suite) -> str:
-    """Checkpoints with identical weights, as JSON for the store attrs ("" if unknown)."""
+def _refusals(report, full: Suite, todo: Suite, allow_duplicates: bool) -> list[str]:
+    """Why the jobs of ``todo`` must not run as they are: missing hub revisions, copies."""
+    wanted = {(r.id, c.step) for r in todo.runs for c in r.checkpoints}
+    gone = [(f.run, f.steps[0], f.detail) for f in report.of_kind("missing-revision")
+            if (f.run, f.steps[0]) in wanted and not full.run(f.run).checkpoint(f.steps[0]).path]
+    why = [f"{'; '.join(d for *_, d in gone)}: leave these checkpoints out (--runs / --steps) "
+           "or fix the suite manifest"] if gone else []
+    copies = [g for g in report.duplicated_pairs() if len(set(g) & wanted) > 1]
+    if copies and not allow_duplicates:
+        named = "; ".join(", ".join(f"{r}@{s}" for r, s in g if (r, s) in wanted) for g in copies)
+        why.append(f"these checkpoints of different runs hold identical weights, so measuring "
+                   f"each would measure the same weights twice: {named}. Pass --allow-duplicates "
+                   "(measure(..., allow_duplicates=True)) to measure them anyway (the store "
+                   "records them), or leave the copies out with --runs / --steps")
+    elif copies:
+        log.warning("measuring identical weights in several runs (allowed): %s", copies)
+    return why
+
+
+def _audit(full: Suite, todo: Suite, allow_duplicates: bool) -> dict[str, str]:
+    """The store attrs ``duplicates`` and ``audit`` (JSON; "" if the audit could not run).
+
+    Refuses (PathdepError) when the hub lacks a checkpoint to measure, or when two
+    checkpoints to measure hold the same weights and ``allow_duplicates`` is off.
+    """
     import json
 
+    from pathdep.suites.duplicates import MissingOnHub
+    from pathdep.suites.integrity import audit
+
     try:
-        groups = find_duplicates(suite)
+        report = audit(full)
+    except MissingOnHub:
+        raise
     except PathdepError as e:
-        log.warning("could not check for duplicate checkpoints: %s", e)
-        return ""
-    for g in groups:
-        log.warning("run %s: steps %s hold identical weights", g.run, g.steps)
-    return json.dumps([{"run": g.run, "steps": g.steps} for g in groups])
+        log.warning("could not audit the suite for duplicate checkpoints: %s", e)
+        return {"duplicates": "", "audit": ""}
+    why = _refusals(report, full, todo, allow_duplicates)
+    if why:
+        raise PathdepError("; and ".join(why))
+    dups = [{"run": f.run, "steps": f.steps} for f in report.of_kind("within-run-duplicate")]
+    record = {**report.to_dict(digests=False), "allow_duplicates": allow_duplicates}
+    return {"duplicates": json.dumps(dups), "audit": json.dumps(record)}
 
 
 def _fit_old_store(store: Path, layout):
@@ -155,7 +185,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
             config: MeasureSpec | None = None, tokenizer: str | None = None,
             runs: list[str] | None = None, steps: list[int] | str | None = None,
             every: int | None = None, allow_pickle: bool = False,
-            num_cpus: int | None = None) -> MeasureResult:
+            num_cpus: int | None = None, allow_duplicates: bool = False) -> MeasureResult:
     """Measure every (run, checkpoint) of ``suite`` on ``evalset`` into the store ``out``.
 
     ``suite``: a Suite, a suite folder, manifest or preset. ``evalset`` (``--eval``): see
@@ -164,20 +194,26 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     ``batch_size`` overrides its batch size. ``tokenizer`` names the tokenizer
     when runs disagree. ``runs``/``steps``/``every`` narrow the jobs (as in
     :func:`pathdep.suites.select`). ``executor``/``address``/``num_cpus``
-    choose where jobs run. Returns a :class:`MeasureResult`; failed jobs are in
-    ``result.failed`` (bad input before any job raises :class:`PathdepError`).
+    choose where jobs run. With ``[measure] check_duplicates`` the suite is audited
+    first (:func:`pathdep.suites.audit`; the store's ``audit`` attribute records it):
+    checkpoints of several runs holding identical weights are refused unless
+    ``allow_duplicates``, and so are hub revisions that do not exist. Returns a
+    :class:`MeasureResult`; failed jobs are in ``result.failed`` (bad input before
+    any job raises :class:`PathdepError`).
     """
     t0 = time.perf_counter()
     full = suite if isinstance(suite, Suite) else load_suite(suite)
     check_loadable(full)  # a masked-LM suite fails here, not once per checkpoint
     cfg = default_options(full, config, batch_size=batch_size)
     todo = select(full, runs=runs, steps=steps, every=every)
-    layout = suite_layout(full, evalset, cfg, tokenizer)
     store = Path(out).resolve()
-    layout = _fit_old_store(store, layout)
+    audited = (_audit(full, todo, allow_duplicates) if cfg.check_duplicates
+               and not is_store(store) else None)  # before the layout loads any tokenizer
+    layout = _fit_old_store(store, suite_layout(full, evalset, cfg, tokenizer))
     grow = missing_cells(store, layout)
-    if cfg.check_duplicates and (grow or not is_store(store)):
-        layout.attrs["duplicates"] = _duplicates(full)
+    if cfg.check_duplicates and grow and audited is None:
+        audited = _audit(full, todo, allow_duplicates)
+    layout.attrs.update(audited or {})
     if grow:  # branches or checkpoints added since: keep every measured job, add the new cells
         layout = grow_store(store, layout)
         log.info("store %s now has %d runs x %d steps; measured jobs kept", store,

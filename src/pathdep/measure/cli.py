@@ -4,7 +4,9 @@
     pathdep measure pythia-70m --eval eval.txt --out p70.zarr --steps 0:2000 --executor ray
 
 Exit status: 0 when every job is stored, 1 when some jobs failed (the summary
-names them and why), 2 on bad input (PathdepError) before any job ran.
+names them and why), 2 on bad input (PathdepError) before any job ran: among
+them a hub revision that does not exist, and checkpoints of different runs
+with identical weights unless ``--allow-duplicates``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def measure_cmd(
     probes: Annotated[list[str] | None, typer.Option(
         "--probes", help="Behaviour probes: auto, none, or names/batteries/.toml/.jsonl files (`pathdep ls probes`).")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
+    allow_duplicates: Annotated[bool, typer.Option(help="Measure checkpoints of different runs that hold identical weights (`pathdep audit` finds them); the store records them.")] = False,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
     # deferred: the command line imports this module at start-up; measure loads when run
@@ -56,7 +59,8 @@ def measure_cmd(
                               eval_sequences=sequences, probes=_split(probes))
         result = measure(full, out=out, evalset=evalset, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
-                         every=every, allow_pickle=allow_pickle, num_cpus=num_cpus)
+                         every=every, allow_pickle=allow_pickle, num_cpus=num_cpus,
+                         allow_duplicates=allow_duplicates)
     except PathdepError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

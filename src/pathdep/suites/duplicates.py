@@ -109,6 +109,10 @@ def _cached_digest(ckpt: Checkpoint) -> str | None:
     return _combine({f.name: _file_sha256(f) for f in files}) if files else None
 
 
+class MissingOnHub(PathdepError):
+    """The hub has no such repo or revision: bad input, not a transient failure."""
+
+
 def hub_error(e: Exception, repo: str, revision: str | None = None) -> str:
     """One message for a failed hub call: what is missing and how to fix it."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -124,6 +128,14 @@ def hub_error(e: Exception, repo: str, revision: str | None = None) -> str:
             "HF_HUB_OFFLINE=1 to use only checkpoints in the local cache")
 
 
+def _hub_exception(e: Exception, repo: str, revision: str | None = None) -> PathdepError:
+    """:class:`MissingOnHub` for a missing repo or revision, else :class:`PathdepError`."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    missing = isinstance(e, RepositoryNotFoundError | RevisionNotFoundError)
+    return (MissingOnHub if missing else PathdepError)(hub_error(e, repo, revision))
+
+
 def _remote_digest(ckpt: Checkpoint) -> str:
     """Digest from the hub's LFS metadata: no weights are downloaded."""
     import huggingface_hub
@@ -133,7 +145,7 @@ def _remote_digest(ckpt: Checkpoint) -> str:
             ckpt.repo, revision=ckpt.revision, files_metadata=True
         )
     except Exception as e:  # network, auth, missing repo or revision
-        raise PathdepError(hub_error(e, ckpt.repo, ckpt.revision)) from e
+        raise _hub_exception(e, ckpt.repo, ckpt.revision) from e
     siblings = info.siblings or []
     for pattern, _ in _WEIGHTS:
         shas = {

@@ -39,8 +39,7 @@ from pathlib import Path
 
 from pathdep import progress
 from pathdep._hf import offline
-from pathdep.errors import PathdepError
-from pathdep.suites.duplicates import _weight_files, digest_and_source, hub_error
+from pathdep.suites.duplicates import _hub_exception, _weight_files, digest_and_source
 from pathdep.suites.model import Checkpoint, Run, Suite
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ def _hub_refs(repo: str) -> set[str]:
     try:
         refs = huggingface_hub.HfApi().list_repo_refs(repo)
     except Exception as e:  # missing repo, network, auth
-        raise PathdepError(hub_error(e, repo)) from e
+        raise _hub_exception(e, repo) from e
     return {r.name for r in refs.branches + refs.tags}
 
 
