@@ -198,6 +198,25 @@ def test_a_local_suite_folder_reports_missing_checkpoint_folders(tmp_path):
     assert report.summary()["digest_sources"] == {"local": 3}
 
 
+def test_a_branch_copying_its_parent_at_the_branch_step_is_no_finding(tmp_path):
+    root = tmp_path / "s"
+    p0 = init(0)
+    p10 = trained(p0, 1)
+    for name, model in (("p0", p0), ("p10", p10), ("p20", trained(p10, 2)), ("b10", p10),
+                        ("b20", trained(p10, 3)), ("q10", p10)):
+        model.save_pretrained(root / name)
+    runs = [Run(id="p", factors={"seed": 0, "parent": "", "branch_step": -1},
+                checkpoints=[Checkpoint(step=s, path=f"p{s}") for s in (0, 10, 20)]),
+            Run(id="b", factors={"seed": 0, "parent": "p", "branch_step": 10},
+                checkpoints=[Checkpoint(step=s, path=f"b{s}") for s in (10, 20)])]
+    (root / "suite.json").write_text(Suite(name="br", runs=runs).model_dump_json())
+    assert audit(root).findings == []
+    runs.append(Run(id="q", factors={"seed": 1}, checkpoints=[Checkpoint(step=10, path="q10")]))
+    (root / "suite.json").write_text(Suite(name="br", runs=runs).model_dump_json())
+    [f] = audit(root).findings  # an unrelated run holding the same weights is one
+    assert f.kind == "cross-run-duplicate" and sorted(f.pairs()) == [("p", 10), ("q", 10)]
+
+
 def test_cli_writes_the_json_report_and_exits_0(hub, planted, tmp_path):
     out = tmp_path / "audit.json"
     res = CliRunner().invoke(app, ["audit", str(planted), "--json", str(out)])

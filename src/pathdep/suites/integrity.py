@@ -17,7 +17,8 @@ public suites:
   steps), e.g. seeds that share weights (pythia#203: at step1 the 160m
   data-seed and weight-seed runs are identical). Runs that share their step 0
   because their factors give them one init (same ``seed``) are expected and
-  only noted.
+  only noted, and so is a branch's first checkpoint, its parent's weights at
+  the branch step.
 - ``lineage``: a run whose step 0 is not its own initialisation. From digests:
   its step 0 equals another run's step 0 though their ``seed`` factors differ.
   From weights (local or cached checkpoints only, see
@@ -197,6 +198,24 @@ def _within_runs(report: AuditReport) -> None:
                 source="pythia#83" if contiguous else "pythia#205"))
 
 
+def _without_branch_points(suite: Suite, runs: dict[str, list[int]],
+                           digests: dict[str, dict[int, str]]) -> dict[str, list[int]]:
+    """Drop a branch's copy of its parent at the branch step: pathdep saves it by design.
+
+    Kept when the parent's own checkpoint at that step was audited and differs.
+    """
+    out = {}
+    for r, steps in runs.items():
+        factors = suite.run(r).factors
+        parent, k = factors.get("parent"), factors.get("branch_step")
+        if parent and isinstance(k, int) and (
+                k not in digests.get(parent, {}) or k in runs.get(parent, [])):
+            steps = [s for s in steps if s != k]
+        if steps:
+            out[r] = steps
+    return out
+
+
 def _across_runs(suite: Suite, report: AuditReport) -> None:
     holders: dict[str, dict[str, list[int]]] = {}  # digest -> run -> steps
     for run_id, by_step in report.digests.items():
@@ -204,6 +223,7 @@ def _across_runs(suite: Suite, report: AuditReport) -> None:
             holders.setdefault(d, {}).setdefault(run_id, []).append(s)
     shared_init = []
     for digest, runs in holders.items():
+        runs = _without_branch_points(suite, runs, report.digests)
         if len(runs) < 2:
             continue
         ids = list(runs)
