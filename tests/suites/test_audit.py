@@ -202,8 +202,9 @@ def test_a_branch_copying_its_parent_at_the_branch_step_is_no_finding(tmp_path):
     root = tmp_path / "s"
     p0 = init(0)
     p10 = trained(p0, 1)
-    for name, model in (("p0", p0), ("p10", p10), ("p20", trained(p10, 2)), ("b10", p10),
-                        ("b20", trained(p10, 3)), ("q10", p10)):
+    p20 = trained(p10, 2)
+    for name, model in (("p0", p0), ("p10", p10), ("p20", p20), ("b10", p10),
+                        ("b20", trained(p10, 3)), ("q10", p10), ("r20", p20)):
         model.save_pretrained(root / name)
     runs = [Run(id="p", factors={"seed": 0, "parent": "", "branch_step": -1},
                 checkpoints=[Checkpoint(step=s, path=f"p{s}") for s in (0, 10, 20)]),
@@ -211,6 +212,11 @@ def test_a_branch_copying_its_parent_at_the_branch_step_is_no_finding(tmp_path):
                 checkpoints=[Checkpoint(step=s, path=f"b{s}") for s in (10, 20)])]
     (root / "suite.json").write_text(Suite(name="br", runs=runs).model_dump_json())
     assert audit(root).findings == []
+    runs[1].checkpoints[1].path = "r20"  # a branch that replays its parent (changes nothing)
+    (root / "suite.json").write_text(Suite(name="br", runs=runs).model_dump_json())
+    report = audit(root)
+    assert report.findings == [] and "b repeats its parent p at steps [20]" in report.notes[
+        "branch-replay"]
     runs.append(Run(id="q", factors={"seed": 1}, checkpoints=[Checkpoint(step=10, path="q10")]))
     (root / "suite.json").write_text(Suite(name="br", runs=runs).model_dump_json())
     [f] = audit(root).findings  # an unrelated run holding the same weights is one

@@ -17,8 +17,9 @@ public suites:
   steps), e.g. seeds that share weights (pythia#203: at step1 the 160m
   data-seed and weight-seed runs are identical). Runs that share their step 0
   because their factors give them one init (same ``seed``) are expected and
-  only noted, and so is a branch's first checkpoint, its parent's weights at
-  the branch step.
+  only noted, and so are a branch's copies of its parent at the same steps
+  (its first checkpoint is the parent's at the branch step; a branch that
+  changes nothing replays the parent).
 - ``lineage``: a run whose step 0 is not its own initialisation. From digests:
   its step 0 equals another run's step 0 though their ``seed`` factors differ.
   From weights (local or cached checkpoints only, see
@@ -199,18 +200,25 @@ def _within_runs(report: AuditReport) -> None:
 
 
 def _without_branch_points(suite: Suite, runs: dict[str, list[int]],
-                           digests: dict[str, dict[int, str]]) -> dict[str, list[int]]:
-    """Drop a branch's copy of its parent at the branch step: pathdep saves it by design.
+                           digests: dict[str, dict[int, str]], notes: list[str]) -> dict:
+    """Drop a branch's copies of its parent at the same steps: expected by design.
 
-    Kept when the parent's own checkpoint at that step was audited and differs.
+    A branch's first checkpoint is its parent's weights at the branch step; a
+    branch that changes nothing (same data seed) replays its parent exactly, as
+    training is deterministic. Kept: copies at steps where the parent's own
+    checkpoint was audited and differs, and copies at other steps.
     """
     out = {}
     for r, steps in runs.items():
         factors = suite.run(r).factors
         parent, k = factors.get("parent"), factors.get("branch_step")
-        if parent and isinstance(k, int) and (
-                k not in digests.get(parent, {}) or k in runs.get(parent, [])):
-            steps = [s for s in steps if s != k]
+        if parent and isinstance(k, int):
+            same = [s for s in steps if s in runs.get(parent, [])
+                    or (s == k and k not in digests.get(parent, {}))]
+            if [s for s in same if s != k]:
+                notes.append(f"branch {r} repeats its parent {parent} at steps "
+                             f"{[s for s in same if s != k]}")
+            steps = [s for s in steps if s not in same]
         if steps:
             out[r] = steps
     return out
@@ -221,9 +229,9 @@ def _across_runs(suite: Suite, report: AuditReport) -> None:
     for run_id, by_step in report.digests.items():
         for s, d in sorted(by_step.items()):
             holders.setdefault(d, {}).setdefault(run_id, []).append(s)
-    shared_init = []
+    shared_init, replays = [], []
     for digest, runs in holders.items():
-        runs = _without_branch_points(suite, runs, report.digests)
+        runs = _without_branch_points(suite, runs, report.digests, replays)
         if len(runs) < 2:
             continue
         ids = list(runs)
@@ -243,6 +251,8 @@ def _across_runs(suite: Suite, report: AuditReport) -> None:
             f"{r} (steps {s})" for r, s in runs.items())
         report.findings.append(Finding("cross-run-duplicate", ids[0], runs[ids[0]], detail,
                                        digest, others, source="pythia#203"))
+    if replays:
+        report.notes["branch-replay"] = "; ".join(replays) + " (its change had no effect)"
     if shared_init:
         report.notes["shared-init"] = "; ".join(
             "step 0 shared, as their init factor says: " + ", ".join(g) for g in shared_init)
