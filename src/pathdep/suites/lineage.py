@@ -81,14 +81,46 @@ def _plan(suite: Suite, gone, report) -> tuple[dict, dict]:
     return inits, firsts
 
 
-def _open(stack: contextlib.ExitStack, files: list[Path]) -> dict:
-    """name -> an open safetensors handle holding that tensor."""
-    from safetensors import safe_open  # deferred: keeps `import pathdep` light
+_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+           "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+           "BOOL": "bool"}
 
+
+class _SafeFile:
+    """Reads one tensor at a time from a .safetensors file (8-byte header size, JSON header,
+    raw little-endian data), so no tensor is read that is not asked for."""
+
+    def __init__(self, path: Path, f):
+        import json
+        import struct
+
+        self.path, self.f = path, f
+        (n,) = struct.unpack("<Q", f.read(8))
+        self.header = {k: v for k, v in json.loads(f.read(n)).items() if k != "__metadata__"}
+        self.start = 8 + n
+
+    def keys(self) -> list[str]:
+        return list(self.header)
+
+    def get_tensor(self, name: str):
+        import torch  # deferred: keeps `import pathdep` light
+
+        meta = self.header[name]
+        lo, hi = meta["data_offsets"]
+        self.f.seek(self.start + lo)
+        raw = bytearray(self.f.read(hi - lo))
+        dtype = getattr(torch, _DTYPES[meta["dtype"]])
+        if not raw:
+            return torch.zeros(meta["shape"], dtype=dtype)
+        return torch.frombuffer(raw, dtype=dtype).reshape(meta["shape"])
+
+
+def _open(stack: contextlib.ExitStack, files: list[Path]) -> dict:
+    """name -> the open safetensors file holding that tensor."""
     where = {}
     for f in files:
-        h = stack.enter_context(safe_open(str(f), framework="pt"))
-        where.update({k: h for k in h.keys()})  # noqa: SIM118 (a handle, not a dict)
+        h = _SafeFile(f, stack.enter_context(open(f, "rb")))  # noqa: SIM115 (the stack closes it)
+        where.update({k: h for k in h.keys()})  # noqa: SIM118 (a file, not a dict)
     return where
 
 
