@@ -19,7 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pathdep.measure.cli import _split
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """--runs a,b --runs c -> [a, b, c] (as measure's; suites may not import measure)."""
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
 def _steps(steps: list[int]) -> str:
