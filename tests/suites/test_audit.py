@@ -198,6 +198,24 @@ def test_a_local_suite_folder_reports_missing_checkpoint_folders(tmp_path):
     assert report.summary()["digest_sources"] == {"local": 3}
 
 
+def test_a_copy_across_runs_at_another_step_is_found(tmp_path):
+    root = tmp_path / "s"
+    p0, q0 = init(0), init(1)
+    p10 = trained(p0, 1)
+    for name, model in (("p0", p0), ("p10", p10), ("q0", q0), ("q20", p10)):
+        model.save_pretrained(root / name)
+    runs = [Run(id="p", factors={"seed": 0}, checkpoints=[Checkpoint(step=s, path=f"p{s}")
+                                                         for s in (0, 10)]),
+            Run(id="q", factors={"seed": 1}, checkpoints=[Checkpoint(step=s, path=f"q{s}")
+                                                         for s in (0, 20)])]
+    (root / "suite.json").write_text(Suite(name="x", runs=runs).model_dump_json())
+    found = kinds(audit(root))
+    [f] = found["cross-run-duplicate"]
+    assert sorted(f.pairs()) == [("p", 10), ("q", 20)]
+    [lin] = found["lineage"]  # q's step 20 is p's step 10: it descends from p's init
+    assert (lin.run, lin.steps) == ("q", [20])
+
+
 def test_a_branch_copying_its_parent_at_the_branch_step_is_no_finding(tmp_path):
     root = tmp_path / "s"
     p0 = init(0)

@@ -31,6 +31,10 @@ def test_copies_across_runs_are_refused_then_measured_once_allowed(tmp_path):
     assert not out.exists()  # refused before anything is written
     res = CliRunner().invoke(app, ["measure", str(root), "--out", str(out)])
     assert res.exit_code == 2 and "--allow-duplicates" in res.output and not out.exists()
+    assert measure(suite, out=out, runs=["a"]).ok  # one copy alone is no duplicate
+    with pytest.raises(PathdepError, match=r"a@10, b@10"):  # ... the other one later is
+        measure(suite, out=out, runs=["b"])
+    assert json.loads(open_store(out).attrs["audit"])["allow_duplicates"] is False
     assert measure(suite, out=out, allow_duplicates=True).ok
     attrs = open_store(out).attrs
     record = json.loads(attrs["audit"])

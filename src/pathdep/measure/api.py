@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pathdep.errors import PathdepError
 from pathdep.executors import Executor, get_executor
+from pathdep.measure.guard import audit_attrs, check_stored
 from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.progress import bar
@@ -69,51 +70,6 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
     config = config or MeasureSpec()
     update = {k: v for k, v in overrides.items() if v is not None}
     return MeasureSpec.model_validate({**config.model_dump(), **update}) if update else config
-
-
-def _refusals(report, full: Suite, todo: Suite, allow_duplicates: bool) -> list[str]:
-    """Why the jobs of ``todo`` must not run as they are: missing hub revisions, copies."""
-    wanted = {(r.id, c.step) for r in todo.runs for c in r.checkpoints}
-    gone = [(f.run, f.steps[0], f.detail) for f in report.of_kind("missing-revision")
-            if (f.run, f.steps[0]) in wanted and not full.run(f.run).checkpoint(f.steps[0]).path]
-    why = [f"{'; '.join(d for *_, d in gone)}: leave these checkpoints out (--runs / --steps) "
-           "or fix the suite manifest"] if gone else []
-    copies = [g for g in report.duplicated_pairs() if len(set(g) & wanted) > 1]
-    if copies and not allow_duplicates:
-        named = "; ".join(", ".join(f"{r}@{s}" for r, s in g if (r, s) in wanted) for g in copies)
-        why.append(f"these checkpoints of different runs hold identical weights, so measuring "
-                   f"each would measure the same weights twice: {named}. Pass --allow-duplicates "
-                   "(measure(..., allow_duplicates=True)) to measure them anyway (the store "
-                   "records them), or leave the copies out with --runs / --steps")
-    elif copies:
-        log.warning("measuring identical weights in several runs (allowed): %s", copies)
-    return why
-
-
-def _audit(full: Suite, todo: Suite, allow_duplicates: bool) -> dict[str, str]:
-    """The store attrs ``duplicates`` and ``audit`` (JSON; "" if the audit could not run).
-
-    Refuses (PathdepError) when the hub lacks a checkpoint to measure, or when two
-    checkpoints to measure hold the same weights and ``allow_duplicates`` is off.
-    """
-    import json
-
-    from pathdep.suites.duplicates import MissingOnHub
-    from pathdep.suites.integrity import audit
-
-    try:
-        report = audit(full)
-    except MissingOnHub:
-        raise
-    except PathdepError as e:
-        log.warning("could not audit the suite for duplicate checkpoints: %s", e)
-        return {"duplicates": "", "audit": ""}
-    why = _refusals(report, full, todo, allow_duplicates)
-    if why:
-        raise PathdepError("; and ".join(why))
-    dups = [{"run": f.run, "steps": f.steps} for f in report.of_kind("within-run-duplicate")]
-    record = {**report.to_dict(digests=False), "allow_duplicates": allow_duplicates}
-    return {"duplicates": json.dumps(dups), "audit": json.dumps(record)}
 
 
 def _fit_old_store(store: Path, layout):
@@ -207,12 +163,15 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     cfg = default_options(full, config, batch_size=batch_size)
     todo = select(full, runs=runs, steps=steps, every=every)
     store = Path(out).resolve()
-    audited = (_audit(full, todo, allow_duplicates) if cfg.check_duplicates
+    check = cfg.check_duplicates
+    audited = (audit_attrs(full, todo, allow_duplicates, store) if check
                and not is_store(store) else None)  # before the layout loads any tokenizer
     layout = _fit_old_store(store, suite_layout(full, evalset, cfg, tokenizer))
     grow = missing_cells(store, layout)
-    if cfg.check_duplicates and grow and audited is None:
-        audited = _audit(full, todo, allow_duplicates)
+    if check and audited is None:
+        audited = audit_attrs(full, todo, allow_duplicates, store) if grow else None
+        if not grow:
+            check_stored(store, todo, allow_duplicates)
     layout.attrs.update(audited or {})
     if grow:  # branches or checkpoints added since: keep every measured job, add the new cells
         layout = grow_store(store, layout)
