@@ -183,6 +183,22 @@ def test_a_preset_with_steps_is_audited_against_the_hub(hub, tmp_path):
         ([2], "EleutherAI/pythia-14m has no revision 'step2'")]
 
 
+def test_the_decoupled_preset_shows_pythia_203(hub, tmp_path):
+    """pythia#203 re-enacted: at step1 the weight-seed runs hold the data-seed init."""
+    fab = Fabric(hub, tmp_path / "models")
+    d0 = init(0)
+    for n in (1, 2, 3):
+        fab.serve(f"EleutherAI/pythia-160m-data-seed{n}", {0: d0, 1: d0})
+        w0 = init(n)
+        fab.serve(f"EleutherAI/pythia-160m-weight-seed{n}", {0: w0, 1: d0 if n < 3 else w0})
+    cache_all(hub)
+    found = kinds(audit("polypythias-160m-decoupled", steps="0,1"))
+    [cross] = found["cross-run-duplicate"]
+    ws = ("pythia-160m-weight-seed1", "pythia-160m-weight-seed2")
+    assert {(r, 1) for r in ws} < set(cross.pairs())
+    assert sorted(f.run for f in found["lineage"]) == list(ws)
+
+
 def test_a_local_suite_folder_reports_missing_checkpoint_folders(tmp_path):
     root = tmp_path / "s"
     m0 = init(0)
