@@ -257,11 +257,13 @@ def test_a_branch_copying_its_parent_at_the_branch_step_is_no_finding(tmp_path):
     assert f.kind == "cross-run-duplicate" and sorted(f.pairs()) == [("p", 10), ("q", 10)]
 
 
-def test_cli_writes_the_json_report_and_exits_0(hub, planted, tmp_path):
+def test_cli_writes_the_json_report_and_exits_0(hub, planted, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich's width: a table row on one line
     out = tmp_path / "audit.json"
     res = CliRunner().invoke(app, ["audit", str(planted), "--json", str(out)])
     assert res.exit_code == 0, res.output
     assert "within-run-duplicate" in res.output and "lineage not checked for a" in res.output
+    assert "[pythia#205]" in res.output  # the non-contiguous copy names its known defect
     data = json.loads(out.read_text())
     assert data["summary"]["findings"] == {"within-run-duplicate": 2, "cross-run-duplicate": 1,
                                            "lineage": 0, "missing-revision": 1}

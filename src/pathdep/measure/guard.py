@@ -75,6 +75,8 @@ def audit_attrs(full: Suite, todo: Suite, allow: bool, store: Path) -> dict[str,
     except PathdepError as e:
         log.warning("could not audit the suite for duplicate checkpoints: %s", e)
         return {"duplicates": "", "audit": ""}
+    for f in report.findings:
+        log.warning("audit: %s, run %s steps %s: %s", f.kind, f.run, f.steps, f.detail)
     want = _pairs(todo)
     gone = [f.detail for f in report.of_kind("missing-revision")
             if (f.run, f.steps[0]) in want and not full.run(f.run).checkpoint(f.steps[0]).path]

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -34,13 +35,15 @@ def _steps(steps: list[int]) -> str:
 
 def render(report) -> Table:
     """The findings as a rich table."""
-    table = Table(title=f"audit of {report.suite}: {len(report.findings)} findings")
-    for col in ("kind", "run", "steps", "also in", "digest", "what"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=escape(f"audit of {report.suite}: {len(report.findings)} findings"))
+    for col in ("kind", "run", "steps", "also in", "digest"):
+        table.add_column(col, no_wrap=col in ("kind", "digest"), overflow="fold")
+    table.add_column("what", overflow="fold", ratio=1, min_width=24)
     for f in report.findings:
         also = "; ".join(f"{o['run']} ({_steps(o['steps'])})" for o in f.others)
-        table.add_row(f.kind, f.run, _steps(f.steps), also, (f.digest or "")[:12],
-                      f.detail + (f" [{f.source}]" if f.source else ""))
+        cells = (f.kind, f.run, _steps(f.steps), also, (f.digest or "")[:12],
+                 f.detail + (f" [{f.source}]" if f.source else ""))
+        table.add_row(*map(escape, cells))
     return table
 
 
@@ -64,16 +67,16 @@ def audit_cmd(
     if report.findings:
         out.print(render(report))
     else:
-        out.print(f"[green]audit of {report.suite}: no defect found[/]")
+        out.print(f"[green]{escape(f'audit of {report.suite}: no defect found')}[/]")
     out.print(f"{s['runs']} runs, {s['checkpoints']} checkpoints, {s['hashed']} hashed "
               f"({', '.join(f'{n} from {k}' for k, n in s['digest_sources'].items()) or 'none'}), "
               f"{s['unique_weights']} distinct weights", highlight=False)
     for check, note in s["notes"].items():
-        out.print(f"  {check}: {note}", highlight=False, soft_wrap=True)
+        out.print(escape(f"  {check}: {note}"), highlight=False, soft_wrap=True)
     for run, row in report.lineage.items():
         if not row.get("checked"):
-            out.print(f"  lineage not checked for {run}: {row['why']}", highlight=False,
-                      soft_wrap=True)
+            out.print(escape(f"  lineage not checked for {run}: {row['why']}"),
+                      highlight=False, soft_wrap=True)
     if json_out is not None:
         atomic.write_json(json_out, report.to_dict())
-        out.print(f"report -> {json_out}")
+        out.print(escape(f"report -> {json_out}"), highlight=False, soft_wrap=True)

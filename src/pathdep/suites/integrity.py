@@ -283,5 +283,5 @@ def audit(suite: Suite | str | Path, *, runs: list[str] | None = None,
     order = {k: i for i, k in enumerate(KINDS)}
     report.findings.sort(key=lambda f: (order[f.kind], f.run, f.steps))
     for f in report.findings:
-        log.warning("%s: run %s steps %s: %s", f.kind, f.run, f.steps, f.detail)
+        log.info("%s: run %s steps %s: %s", f.kind, f.run, f.steps, f.detail)
     return report
