@@ -4,7 +4,8 @@
 
 The Python API mirrors the command line, one function per command
 (:mod:`pathdep.api`): ``load_spec``, ``train``, ``load_suite``, ``measure``,
-``open_store``, ``migrate``, ``analyze``, ``report``, ``run``, ``demo``, ``barriers``,
+``open_store``, ``migrate``, ``audit``, ``analyze``, ``report``, ``run``, ``demo``,
+``barriers``,
 ``forking``, and the types ``Spec``, ``Suite``, ``Run``, ``Checkpoint``,
 ``MeasureResult``, ``AnalysisResult``, ``Results``. They load on first use:
 ``import pathdep`` does not import torch, transformers, xarray or zarr.
@@ -23,6 +24,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from pathdep.api import (
         AnalysisResult,
+        AuditReport,
         Checkpoint,
         Interval,
         MeasureResult,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         Spec,
         Suite,
         analyze,
+        audit,
         barriers,
         checkpoint_path,
         demo,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnalysisResult",
+    "AuditReport",
     "Checkpoint",
     "Interval",
     "MeasureResult",
@@ -59,6 +63,7 @@ __all__ = [
     "Suite",
     "__version__",
     "analyze",
+    "audit",
     "barriers",
     "checkpoint_path",
     "demo",

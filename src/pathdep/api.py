@@ -32,6 +32,7 @@ function of the same name.
 | checkpoint_path |                | a run's checkpoint at a step: a folder, or ``repo@revision`` |
 | to_transformer_lens |            | that checkpoint as a TransformerLens ``TransformerBridge`` |
 | to_nnsight  |                    | that checkpoint as an nnsight ``TransformersModel`` |
+| audit       | ``audit``          | an :class:`AuditReport`: duplicate weights, lineage, missing revisions |
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ from pathdep.pipeline import EXAMPLES, demo, run
 from pathdep.report.build import report
 from pathdep.spec import Spec, load_spec
 from pathdep.store import migrate, open_store
-from pathdep.suites import Checkpoint, Run, Suite, checkpoint_path, load_suite
+from pathdep.suites import AuditReport, Checkpoint, Run, Suite, audit, checkpoint_path, load_suite
 from pathdep.train import train
 
 __all__ = [
     "EXAMPLES",
     "AnalysisResult",
+    "AuditReport",
     "Checkpoint",
     "Interval",
     "MeasureResult",
@@ -64,6 +66,7 @@ __all__ = [
     "Spec",
     "Suite",
     "analyze",
+    "audit",
     "barriers",
     "calibrate",
     "checkpoint_path",

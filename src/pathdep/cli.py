@@ -5,6 +5,7 @@
     pathdep train SPEC --out DIR      train a suite
     pathdep run SPEC --out DIR        every stage of a spec
     pathdep suites                    the public suite presets
+    pathdep audit SUITE               duplicate weights, lineage, missing revisions
     pathdep ls probes                 the behaviour probes
     pathdep barriers SUITE            loss barriers: instability and basins
     pathdep rl SUITE                  RL fine-tuning across RL seeds
@@ -34,6 +35,7 @@ from pathdep.analyze.cli import analyze_cmd, barriers_cmd, forking_cmd, prompts_
 from pathdep.errors import PathdepError
 from pathdep.measure.cli import measure_cmd
 from pathdep.report.cli import report_cmd
+from pathdep.suites.cli import audit_cmd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Measure how path-dependent neural-network training is.")
@@ -274,6 +276,7 @@ def migrate(store: Annotated[Path, typer.Argument(help="The measurement store (a
 # Every command is registered here, statically: an import that fails is an error
 # at once, never a command that silently vanishes. One vocabulary: -o/--out for
 # outputs, --runs/--steps for narrowing, -v/--verbose everywhere.
+app.command("audit")(friendly(with_verbose(audit_cmd)))
 app.command("measure")(friendly(with_verbose(measure_cmd)))
 app.command("analyze")(friendly(with_verbose(analyze_cmd)))
 app.command("report")(friendly(with_verbose(report_cmd)))

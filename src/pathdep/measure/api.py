@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from pathdep.errors import PathdepError
 from pathdep.executors import Executor, get_executor
+from pathdep.measure.guard import audit_attrs, check_stored
 from pathdep.measure.job import MeasureJob, run_job
 from pathdep.measure.layout import suite_layout
 from pathdep.measure.stream import (
@@ -48,7 +49,6 @@ from pathdep.store.formats import require_current_store, require_zarr
 from pathdep.store.schema import Dims
 from pathdep.suites import Suite, load_suite, select
 from pathdep.suites.checkpoint import check_loadable
-from pathdep.suites.duplicates import find_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +88,6 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
     except ValidationError as e:
         bad = "; ".join(f"{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())
         raise PathdepError(f"measure options: {bad}") from None
-
-
-def _duplicates(suite: Suite) -> str:
-    """Checkpoints with identical weights, as JSON for the store attrs ("" if unknown)."""
-    import json
-
-    try:
-        groups = find_duplicates(suite)
-    except PathdepError as e:
-        log.warning("could not check for duplicate checkpoints: %s", e)
-        return ""
-    for g in groups:
-        log.warning("run %s: steps %s hold identical weights", g.run, g.steps)
-    return json.dumps([{"run": g.run, "steps": g.steps} for g in groups])
 
 
 def _fit_old_store(store: Path, layout):
@@ -243,8 +229,9 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
             config: MeasureSpec | None = None, tokenizer: str | None = None,
             runs: list[str] | None = None, steps: list[int] | str | None = None,
             every: int | None = None, allow_pickle: bool = False,
-            num_cpus: int | None = None, keep_cache: bool = False,
-            cache_budget: float | None = None, prefetch: int = 1) -> MeasureResult:
+            num_cpus: int | None = None, allow_duplicates: bool = False,
+            keep_cache: bool = False, cache_budget: float | None = None,
+            prefetch: int = 1) -> MeasureResult:
     """Measure every (run, checkpoint) of ``suite`` on ``evalset`` into the store ``out``.
 
     ``suite``: a Suite, a suite folder, manifest or preset. ``evalset`` (``--eval``): see
@@ -253,11 +240,15 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     ``batch_size`` overrides its batch size. ``tokenizer`` names the tokenizer
     when runs disagree. ``runs``/``steps``/``every`` narrow the jobs (as in
     :func:`pathdep.suites.select`). ``executor``/``address``/``num_cpus``
-    choose where jobs run. Hub checkpoints are streamed (measure/stream.py): downloaded
-    ``prefetch`` jobs ahead, within ``cache_budget`` GB of cache, and removed from the
-    Hugging Face cache once stored unless ``keep_cache`` (those cached before this call
-    always stay). Returns a :class:`MeasureResult`; failed jobs are in
-    ``result.failed`` (bad input before any job raises :class:`PathdepError`).
+    choose where jobs run. With ``[measure] check_duplicates`` the suite is audited
+    first (:func:`pathdep.suites.audit`; the store's ``audit`` attribute records it):
+    checkpoints of several runs holding identical weights are refused unless
+    ``allow_duplicates``, and so are hub revisions that do not exist. Hub checkpoints
+    are streamed (measure/stream.py): downloaded ``prefetch`` jobs ahead, within
+    ``cache_budget`` GB of cache, and removed from the Hugging Face cache once stored
+    unless ``keep_cache`` (those cached before this call always stay). Returns a
+    :class:`MeasureResult`; failed jobs are in ``result.failed`` (bad input before
+    any job raises :class:`PathdepError`).
     """
     t0 = time.perf_counter()
     require_zarr()
@@ -268,13 +259,18 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
     precision = _resolve_precision(cfg, executor)  # a missing device fails before any work
     budget = _cache_budget(cache_budget, prefetch)
     todo = select(full, runs=runs, steps=steps, every=every)
-    layout = suite_layout(full, evalset, cfg, tokenizer)
     store = Path(out).resolve()
-    layout = _fit_old_store(store, layout)
+    check = cfg.check_duplicates
+    audited = (audit_attrs(full, todo, allow_duplicates, store) if check
+               and not is_store(store) else None)  # before the layout loads any tokenizer
+    layout = _fit_old_store(store, suite_layout(full, evalset, cfg, tokenizer))
     grow = missing_cells(store, layout)
     _precision(store, cfg, layout, precision)
-    if cfg.check_duplicates and (grow or not is_store(store)):
-        layout.attrs["duplicates"] = _duplicates(full)
+    if check and audited is None:
+        audited = audit_attrs(full, todo, allow_duplicates, store) if grow else None
+        if not grow:
+            check_stored(store, todo, allow_duplicates)
+    layout.attrs.update(audited or {})
     if grow:  # branches or checkpoints added since: keep every measured job, add the new cells
         layout = grow_store(store, layout)
         log.info("store %s now has %d runs x %d steps; measured jobs kept", store,

@@ -4,7 +4,9 @@
     pathdep measure pythia-70m --eval eval.txt --out p70.zarr --steps 0:2000 --executor ray
 
 Exit status: 0 when every job is stored, 1 when some jobs failed (the summary
-names them and why), 2 on bad input (PathdepError) before any job ran.
+names them and why), 2 on bad input (PathdepError) before any job ran: among
+them a hub revision that does not exist, and checkpoints of different runs
+with identical weights unless ``--allow-duplicates``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def measure_cmd(
     keep_cache: Annotated[bool, typer.Option(help="Keep hub checkpoints this call downloads in the Hugging Face cache (default: remove each once stored).")] = False,
     cache_budget: Annotated[float | None, typer.Option(help="GB of Hugging Face cache the downloaded, not yet stored checkpoints may fill.")] = None,
     prefetch: Annotated[int, typer.Option(help="Hub checkpoints downloaded ahead of the one being measured.")] = 1,
+    allow_duplicates: Annotated[bool, typer.Option(help="Measure checkpoints of different runs that hold identical weights (`pathdep audit` finds them); the store records them.")] = False,
 ) -> None:
     """Measure every checkpoint of a suite (log-probs, head scores, ICL score, hidden states)."""
     # deferred: the command line imports this module at start-up; measure loads when run
@@ -63,7 +66,8 @@ def measure_cmd(
         result = measure(full, out=out, evalset=evalset, executor=executor, address=address,
                          config=cfg, tokenizer=tokenizer, runs=_split(runs), steps=steps,
                          every=every, allow_pickle=allow_pickle, num_cpus=num_cpus,
-                         keep_cache=keep_cache, cache_budget=cache_budget, prefetch=prefetch)
+                         keep_cache=keep_cache, cache_budget=cache_budget, prefetch=prefetch,
+                         allow_duplicates=allow_duplicates)
     except PathdepError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

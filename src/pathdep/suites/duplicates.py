@@ -90,19 +90,50 @@ def _local_digest(folder: Path) -> str:
     return _combine({f.name: _file_sha256(f) for f in files})
 
 
-def _cached_digest(ckpt: Checkpoint) -> str | None:
-    """Digest from the local hub cache, or None when repo@revision is not cached."""
+def cached_folder(ckpt: Checkpoint) -> Path | None:
+    """The local Hugging Face cache's snapshot of repo@revision, or None when not cached."""
     import huggingface_hub
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = huggingface_hub.snapshot_download(
-            ckpt.repo, revision=ckpt.revision, local_files_only=True
-        )
+        return Path(huggingface_hub.snapshot_download(
+            ckpt.repo, revision=ckpt.revision, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
-    files = _weight_files(Path(folder))
+
+
+def _cached_digest(ckpt: Checkpoint) -> str | None:
+    """Digest from the local hub cache, or None when repo@revision is not cached."""
+    folder = cached_folder(ckpt)
+    files = _weight_files(folder) if folder is not None else []
     return _combine({f.name: _file_sha256(f) for f in files}) if files else None
+
+
+class MissingOnHub(PathdepError):
+    """The hub has no such repo or revision: bad input, not a transient failure."""
+
+
+def hub_error(e: Exception, repo: str, revision: str | None = None) -> str:
+    """One message for a failed hub call: what is missing and how to fix it."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    if isinstance(e, RevisionNotFoundError):  # a subclass of neither; check it first
+        return (f"hub repo {repo} has no revision {revision!r}; leave this checkpoint out "
+                "(--steps) or fix the revision in the suite manifest")
+    if isinstance(e, RepositoryNotFoundError):
+        return (f"hub repo {repo} does not exist (or is private): check the repo id in the "
+                "suite, or log in (hf auth login) if it is private")
+    where = f"{repo} revision {revision}" if revision else repo
+    return (f"cannot read {where} from the hub: {e}; check the connection, or set "
+            "HF_HUB_OFFLINE=1 to use only checkpoints in the local cache")
+
+
+def _hub_exception(e: Exception, repo: str, revision: str | None = None) -> PathdepError:
+    """:class:`MissingOnHub` for a missing repo or revision, else :class:`PathdepError`."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    missing = isinstance(e, RepositoryNotFoundError | RevisionNotFoundError)
+    return (MissingOnHub if missing else PathdepError)(hub_error(e, repo, revision))
 
 
 def _remote_digest(ckpt: Checkpoint) -> str:
@@ -113,10 +144,8 @@ def _remote_digest(ckpt: Checkpoint) -> str:
         info = huggingface_hub.HfApi().model_info(
             ckpt.repo, revision=ckpt.revision, files_metadata=True
         )
-    except Exception as e:  # network, auth, missing repo or revision: all reported alike
-        raise PathdepError(
-            f"cannot read the file list of {ckpt.repo} revision {ckpt.revision}: {e}"
-        ) from e
+    except Exception as e:  # network, auth, missing repo or revision
+        raise _hub_exception(e, ckpt.repo, ckpt.revision) from e
     siblings = info.siblings or []
     for pattern, _ in _WEIGHTS:
         shas = {
@@ -132,20 +161,25 @@ def _remote_digest(ckpt: Checkpoint) -> str:
     )
 
 
-def weights_digest(run: Run, ckpt: Checkpoint) -> str:
-    """sha256 of a checkpoint's weights: local folder, cached hub snapshot, or hub metadata."""
+def digest_and_source(run: Run, ckpt: Checkpoint) -> tuple[str, str]:
+    """(digest, where it was read: 'local', 'cache' or 'hub')."""
     if ckpt.path:
-        return _local_digest(Path(ckpt.path))
+        return _local_digest(Path(ckpt.path)), "local"
     digest = _cached_digest(ckpt)
     if digest is not None:
-        return digest
+        return digest, "cache"
     if offline():
         raise PathdepError(
             f"checkpoint {ckpt.repo} revision {ckpt.revision} of run {run.id!r} is not in the "
             "local Hugging Face cache and HF_HUB_OFFLINE is set; download it (hf download "
             f"{ckpt.repo} --revision {ckpt.revision}) or unset HF_HUB_OFFLINE"
         )
-    return _remote_digest(ckpt)
+    return _remote_digest(ckpt), "hub"
+
+
+def weights_digest(run: Run, ckpt: Checkpoint) -> str:
+    """sha256 of a checkpoint's weights: local folder, cached hub snapshot, or hub metadata."""
+    return digest_and_source(run, ckpt)[0]
 
 
 def _digests(suite: Suite) -> dict[str, dict[int, str]]:
