@@ -85,3 +85,36 @@ def test_icl_score_sign_on_constructed_models():
     without = _icl(handmade_model(induction=False))
     assert with_induction < -1.0  # repeats are predicted: late loss far below early loss
     assert abs(without) < 0.3  # nothing to learn in context without the induction head's output
+
+
+def test_copying_from_the_sample_columns_equals_the_full_vocabulary_formula():
+    """heads.copying_scores reads only the sample's logit columns and the mean logit; this is
+    the definition over all V logits, written out."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from pathdep.measure.heads import copying_scores
+    from pathdep.models import arch
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=500, n_embd=32, n_layer=2, n_head=4,
+                                       n_positions=64, bos_token_id=0, eos_token_id=0)).eval()
+    tokens = torch.randint(0, 500, (6, 12))
+    with torch.no_grad():
+        got = copying_scores(model, tokens)
+        with arch.residual_taps(model, [0, 1], lambda x: x) as resid:
+            model.base_model(tokens)
+        ln_f, W_U = arch.unembed(model)
+        in_sample = torch.zeros(6, 500, dtype=torch.bool).scatter_(1, tokens, True)
+        for layer in range(2):
+            ov = arch.ov_circuit(model, layer)
+            x = ov.ln(resid[layer])
+            for h in range(4):
+                o = (x @ ov.W_V[h] + ov.b_V[h]) @ ov.W_O[h]
+                o = (o - o.mean(-1, keepdim=True)) * ln_f.weight
+                logits = o @ W_U.T  # (B, n, V): every logit
+                raised = torch.relu(logits - logits.mean(-1, keepdim=True))
+                own = raised.gather(-1, tokens[..., None])[..., 0]
+                total = (raised * in_sample[:, None]).sum(-1)
+                q = torch.where(total > 0, own / total, torch.zeros_like(own))
+                assert abs(float(2 * q.mean() - 1) - float(got[layer, h])) < 1e-5
