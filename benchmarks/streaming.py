@@ -115,7 +115,7 @@ def one(suite: Suite, hub: Hub, store: Path, prefetch: int, cfg: MeasureSpec, sr
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, default in [("checkpoints", 6), ("seqs", 64), ("context", 128), ("d-model", 256),
-                          ("layers", 4), ("vocab", 4096), ("threads", 1), ("repeat", 2)]:
+                          ("layers", 4), ("vocab", 1000), ("threads", 1), ("repeat", 2)]:
         p.add_argument(f"--{name}", type=int, default=default)
     p.add_argument("--mbps", type=float, default=25.0)
     a = p.parse_args()
