@@ -48,5 +48,5 @@ def test_false_positive_rate_and_power_at_matched_sample_sizes():
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    for n in (2, 4, 8):
+    for n in [int(a) for a in sys.argv[2:]] or (2, 4, 8):
         log.info("%d runs x 8 prompts, %d suites: %s", n, reps, rates(n, 8, reps))
