@@ -172,17 +172,17 @@ def _compare_sentence(s: dict) -> str:
     b, w, d = s["between_run_overlap"], s["split_half_overlap"], s["within_minus_between"]
     nums = (f"overlap {b} between runs vs {w} within a run, both from {s['half_n']} samples per "
             f"branch; difference {d}, permutation p = {s['p_value']:.3g} over "
-            f"{s['n_prompts_compared']} prompts")
+            f"{s['n_prompts_compared']} prompt{'s' if s['n_prompts_compared'] != 1 else ''})")
     if s["runs_fork_differently"]:
-        return f" Runs fork at different tokens ({nums})."
+        return f" Runs fork at different tokens ({nums}."
     if s["p_value_if_disjoint"] >= s["alpha"]:
         return (f" This suite cannot tell whether runs fork at the same tokens: even runs "
                 f"sharing no forking token would give p = {s['p_value_if_disjoint']:.3g} here "
-                f"({nums}); more prompts or runs are needed.")
+                f"({nums}; more prompts or runs are needed.")
     if not s["runs_fork_alike"]:
-        return (f" This suite cannot tell whether runs fork at the same tokens ({nums}): the "
+        return (f" This suite cannot tell whether runs fork at the same tokens ({nums}: the "
                 f"interval allows a difference of {s['margin']} or more.")
-    return f" Runs fork at the same tokens as far as sampling noise shows ({nums})."
+    return f" Runs fork at the same tokens as far as sampling noise shows ({nums}."
 
 
 def _verdict(s: dict) -> str:
