@@ -2,8 +2,10 @@
 
 Vocabulary: ``? a b X Y 1 2``. The prompt is ``?``. At generated index
 ``k`` the model says X (p=0.55) or Y (0.45); at the last index ``length-1``
-it says 1 if X came before, else 2; everywhere else a (0.6) or b (0.4),
-which never changes the answer. So x*_k is the one forking token.
+it says 1 if the token at index ``k`` is X, else 2; everywhere else a (0.6)
+or b (0.4), which never changes the answer. So x*_k is the one forking
+token, also when a model planted at another ``k`` resamples along this
+model's base path (two runs that fork at different tokens).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class Planted(torch.nn.Module):
         if g == self.k:
             p[IDX["X"]], p[IDX["Y"]] = 0.55, 0.45
         elif g >= self.length - 1:
-            p[IDX["1"] if IDX["X"] in prefix else IDX["2"]] = 1.0
+            x_at_k = len(prefix) > self.k + 1 and prefix[self.k + 1] == IDX["X"]
+            p[IDX["1"] if x_at_k else IDX["2"]] = 1.0
         else:
             p[IDX["a"]], p[IDX["b"]] = 0.6, 0.4
         return p

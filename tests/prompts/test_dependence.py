@@ -11,6 +11,7 @@ from pathdep.prompts.divergence import js
 from pathdep.prompts.models import LM
 from pathdep.prompts.promptsets import get_prompt_set, read_prompt_set, world_prompt_set
 from pathdep.suites import Checkpoint, Run, Suite
+from tests.analyze.verdict_numbers import unbacked
 
 WORDS = ["the", "sky", "is", "grass", "dog", "red", "blue", "green", "big"]
 
@@ -58,19 +59,22 @@ def _suite(n=3):
                                    for i in range(n)])
 
 
-def test_variants_that_change_nothing_have_zero_share(tmp_path):
+def test_variants_that_change_nothing_are_not_claimed(tmp_path):
     f = tmp_path / "toy.toml"
     f.write_text(PROMPTS)
     loader = lambda run, ckpt: LM(Table(int(run.id[1:])), encode, decode)  # noqa: E731
     res = prompt_dependence(_suite(), f, loader=loader, m=10, max_new=3, out=tmp_path, n_boot=40)
-    sh = res.tables["shares"]
+    sh = res.tables["divergence"]
     var = sh[sh.component == "variant"]
-    assert len(var) == 2 * 3 and (var["share"] == 0).all() and (var["high"] == 0).all()
+    assert len(var) == 2 * 3 and not var["claimed"].any()
+    nt = var[var.measure == "next_token"]
+    assert (nt["corrected_bits"] == 0).all() and (nt["high"] == 0).all()
     run = sh[(sh.component == "run") & (sh.family == "all")]
-    assert (run["share"] > 0.2).all()
-    assert res.summary["next_token_dominant"] in {"run", "temperature"}
+    assert run["claimed"].all()
+    assert "run" in res.summary["next_token_claimed"]
     assert (tmp_path / "prompt_dependence" / "summary.json").is_file()
-    assert "diverge most by" in res.verdict
+    assert "share" not in res.verdict and "Corrected Jensen" in res.verdict
+    assert not unbacked(res.verdict, res.summary, res.tables)
 
 
 def test_js_bounds():
@@ -109,5 +113,6 @@ def test_a_variant_that_changes_the_tokens_has_a_share(tmp_path):
     loader = lambda run, ckpt: LM(Table(int(run.id[1:])), enc, decode)  # noqa: E731
     res = prompt_dependence(_suite(2), f, loader=loader, m=6, max_new=2, temperatures=(1.0,),
                             n_boot=20)
-    assert res.summary["next_token_variant_share"].value > 0.05
-    assert "temperature" not in set(res.tables["shares"]["component"])
+    assert res.summary["next_token_variant_corrected"].low > 0
+    assert "variant" in res.summary["next_token_claimed"]
+    assert "temperature" not in set(res.tables["divergence"]["component"])

@@ -6,6 +6,7 @@ from pathdep.analysis.result import AnalysisResult
 from pathdep.prompts import forking_tokens
 from pathdep.prompts.models import LM
 from pathdep.suites import Checkpoint, Run, Suite
+from tests.analyze.verdict_numbers import unbacked
 from tests.prompts.planted import Planted, decode, encode
 
 
@@ -60,3 +61,28 @@ def test_results_land_in_the_report(tmp_path):
     summary = json.loads(summary_path(page).read_text())
     assert "forking_tokens" in json.dumps(summary)
     assert (tmp_path / "s.zarr.analysis" / ".cache" / "forking").is_dir()
+
+
+def _planted_pair(ks):
+    return lambda run, ckpt: LM(Planted(k=ks[int(run.id[1:])]), encode, decode, None, "planted")
+
+
+@pytest.mark.parametrize(("ks", "differ"), [((4, 7), True), ((4, 4), False)])
+def test_two_different_runs_are_told_apart_and_copies_are_not(ks, differ):
+    """Runs planted to fork at indices 4 and 7 (on run 0's base path) differ; two copies do not."""
+    res = forking_tokens(_suite(), ["?"] * 6, extractor="re:([12])", loader=_planted_pair(ks),
+                         n=20, max_new=10, n_boot=50)
+    s = res.summary
+    assert s["runs_fork_differently"] is differ
+    assert ("Runs fork at different tokens" in res.verdict) is differ
+    if not differ:
+        assert s["between_run_overlap"].value == s["split_half_overlap"].value
+    assert not unbacked(res.verdict, res.summary, res.tables)
+
+
+def test_one_prompt_cannot_tell():
+    """2 runs x 1 prompt: even runs sharing no fork give permutation p = 0.5, so no absence."""
+    res = forking_tokens(_suite(), ["?"], extractor="re:([12])", loader=_planted_pair((4, 7)),
+                         n=20, max_new=10, n_boot=50)
+    assert res.summary["p_value_if_disjoint"] >= 0.05
+    assert "cannot tell" in res.verdict and not res.summary["runs_fork_differently"]

@@ -6,9 +6,10 @@
 For every run's chosen checkpoint and every prompt, ``forking.scan`` samples
 the resamples (cached on disk per run, step, prompt and settings, so reruns
 are free). With ``shared_base`` (default) every run resamples along the first
-run's base path, so fork positions are comparable across runs; the overlap
-between runs is set against the overlap between two halves of one run's
-samples (the same run, so any shortfall is sampling noise).
+run's base path, so fork positions are comparable across runs. Whether runs
+fork at different tokens is decided in ``fork_compare``: forks found in half
+of each run's samples, compared between runs and within a run at the same
+sample size, with a permutation test; it says when the suite cannot tell.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathdep.analysis import bootstrap
 from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json
+from pathdep.prompts import fork_compare
 from pathdep.prompts import forking as fk
 from pathdep.prompts.extractors import get_extractor
 from pathdep.prompts.models import LM, Loader, as_suite, each_lm
@@ -96,7 +98,8 @@ def _analyse_scan(s: fk.ForkScan, cfg: ForkConfig) -> dict:
     halves = [fk.outcome_series(s, cats, half=h) for h in (0, 1)]
     hforks = [fk.forks(x, 2 * fk.noise_var(s, x), min_tv=cfg.min_tv) for x in halves]
     return {"cats": cats, "o": o, "forks": forks, "drift": fk.drift_index(o, cfg.drift),
-            "split_half": fk.overlap(*hforks, tol=1)}
+            "halves": (hforks[0], hforks[1]), "split_half": fk.overlap(*hforks, tol=1),
+            "base": list(s.base)}
 
 
 def _tables(scans, res, prompts) -> dict[str, pd.DataFrame]:
@@ -116,14 +119,21 @@ def _tables(scans, res, prompts) -> dict[str, pd.DataFrame]:
     return {"forks": pd.DataFrame(forks, columns=cols), "outcome_series": pd.DataFrame(series)}
 
 
-def _between_overlap(res, runs, pids) -> np.ndarray:
-    """ov[p, i, j]: overlap of the fork positions of runs i and j on prompt p."""
+def _halves_by_prompt(res, runs, pids) -> dict:
+    """halves[prompt][run]: half-sample forks, None where the run's base path is not the first's."""
+    return {p: [res[r][p]["halves"] if res[r][p]["base"] == res[runs[0]][p]["base"] else None
+                for r in runs] for p in pids}
+
+
+def _between_overlap(halves, runs, pids) -> np.ndarray:
+    """ov[p, i, j]: overlap of run i's and run j's half-sample forks (opposite halves, averaged)."""
     ov = np.full((len(pids), len(runs), len(runs)), np.nan)
     for k, pid in enumerate(pids):
-        for i, a in enumerate(runs):
-            for j, b in enumerate(runs):
-                if i != j:
-                    ov[k, i, j] = fk.overlap(res[a][pid]["forks"], res[b][pid]["forks"], tol=1)
+        for i, a in enumerate(halves[pid]):
+            for j, b in enumerate(halves[pid]):
+                if i != j and a is not None and b is not None:
+                    ov[k, i, j] = 0.5 * (fk.overlap(a[0], b[1], tol=1) +
+                                         fk.overlap(a[1], b[0], tol=1))
     return ov
 
 
@@ -139,7 +149,8 @@ def _summary(res, runs, pids, cfg, n_boot) -> dict:
                                  seed=cfg.seed) for k, m in
            {"frac_prompts_with_fork": has, "forks_per_prompt": nf, "split_half_overlap": sh}.items()}
     if len(runs) > 1:
-        ov = _between_overlap(res, runs, pids)
+        halves = _halves_by_prompt(res, runs, pids)
+        ov = _between_overlap(halves, runs, pids)
 
         def between(r, w):
             m = ov[:, r][:, :, r].reshape(len(pids), -1)
@@ -150,17 +161,35 @@ def _summary(res, runs, pids, cfg, n_boot) -> dict:
 
         est["between_run_overlap"] = bootstrap.estimate(between, len(runs), len(pids),
                                                         n_boot=n_boot, seed=cfg.seed)
-    return est | {"n_runs": len(runs), "n_prompts": len(pids), "settings": asdict(cfg)}
+        est |= fork_compare.compare(halves, seed=cfg.seed, n_boot=n_boot)
+    return est | {"n_runs": len(runs), "n_prompts": len(pids), "half_n": cfg.n // 2,
+                  "settings": asdict(cfg)}
+
+
+def _compare_sentence(s: dict) -> str:
+    if not s.get("n_prompts_compared"):
+        return " No prompt was resampled along a shared base path, so runs cannot be compared."
+    b, w, d = s["between_run_overlap"], s["split_half_overlap"], s["within_minus_between"]
+    nums = (f"overlap {b} between runs vs {w} within a run, both from {s['half_n']} samples per "
+            f"branch; difference {d}, permutation p = {s['p_value']:.3g} over "
+            f"{s['n_prompts_compared']} prompt{'s' if s['n_prompts_compared'] != 1 else ''})")
+    if s["runs_fork_differently"]:
+        return f" Runs fork at different tokens ({nums}."
+    if s["p_value_if_disjoint"] >= s["alpha"]:
+        return (f" This suite cannot tell whether runs fork at the same tokens: even runs "
+                f"sharing no forking token would give p = {s['p_value_if_disjoint']:.3g} here "
+                f"({nums}; more prompts or runs are needed.")
+    if not s["runs_fork_alike"]:
+        return (f" This suite cannot tell whether runs fork at the same tokens ({nums}: the "
+                f"interval allows a difference of {s['margin']} or more.")
+    return f" Runs fork at the same tokens as far as sampling noise shows ({nums}."
 
 
 def _verdict(s: dict) -> str:
     v = (f"{s['frac_prompts_with_fork']} of base paths have a forking token "
          f"({s['forks_per_prompt']} per path).")
     if "between_run_overlap" in s:
-        b, w = s["between_run_overlap"], s["split_half_overlap"]
-        same = "about as much as" if b.high >= w.low else "less than"
-        v += (f" Runs fork at the same tokens {same} two halves of one run's samples "
-              f"(overlap {b} between runs vs {w} within).")
+        v += _compare_sentence(s)
     return v
 
 
@@ -199,17 +228,23 @@ def forking_tokens(suite, prompts=None, *, extractor=None, step: int | None = No
     cache = Path(cache) if cache else (root / ".cache" / "forking" if root else None)
     scans = _collect(suite, plist, get_extractor(ext_spec), getattr(ext_spec, "__qualname__",
                      ext_spec), cfg, step, cache, loader)
-    runs, pids = list(scans), [p for p, _ in plist]
+    result = from_scans(scans, plist, cfg, n_boot)
+    if root is not None:
+        result.save(root / NAME)
+    return result
+
+
+def from_scans(scans: dict[str, dict[str, fk.ForkScan]], prompts: list[tuple[str, str]],
+               cfg: ForkConfig, n_boot: int = 500) -> AnalysisResult:
+    """The analysis of scans already sampled: ``scans[run_id][prompt_id]`` (tests, calibration)."""
+    runs, pids = list(scans), [p for p, _ in prompts]
     res = {r: {p: _analyse_scan(scans[r][p], cfg) for p in pids} for r in runs}
     length = max(len(scans[r][p].base) for r in runs for p in pids)
     summ = _summary(res, runs, pids, cfg, n_boot)
     surv = _survival(res, runs, pids, length)
-    result = AnalysisResult(NAME, "forking tokens", _verdict(summ), summ,
-                            _tables(scans, res, plist) | {"survival": surv},
-                            {"survival": _figure(surv)})
-    if root is not None:
-        result.save(root / NAME)
-    return result
+    return AnalysisResult(NAME, "forking tokens", _verdict(summ), summ,
+                          _tables(scans, res, prompts) | {"survival": surv},
+                          {"survival": _figure(surv)})
 
 
 def _run(ctx: Context, o: ForkingOptions) -> AnalysisResult:
