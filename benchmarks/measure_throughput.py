@@ -111,7 +111,7 @@ def rss_mb() -> float:
 def timing(suite: Suite, stores: list[Path], a) -> dict[str, float]:
     """tokens/s per method: each timed ``a.repeat`` times per checkpoint, interleaved; min kept."""
     inputs = read_inputs(stores[0])
-    tokens = torch.from_numpy(inputs["tokens"])
+    tokens = torch.from_numpy(inputs["tokens"]).long()
     run = suite.runs[0]
     total = dict.fromkeys(("bare", "bare+load", "pass", "job", "naive"), 0.0)
     for ck in run.checkpoints[: a.timed]:
