@@ -78,21 +78,11 @@ def test_barriers_run_on_gpt2_and_the_report_names_the_architectures(made):
 
 
 def test_an_interrupted_gpt2_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    from pathdep.train import loop
+    from tests.train.interrupt import train_stopping_after
 
     d = tiny_spec_dict(model={"arch": "gpt2"}, grid={"seed": [0], "data_seed": [0]})
     spec = parse_spec(d)
-    real = loop._save_checkpoint
-
-    def stop_after_8(out, plan, model, opt, step, *a):
-        real(out, plan, model, opt, step, *a)
-        if step == 8:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "_save_checkpoint", stop_after_8)
-    with pytest.raises(KeyboardInterrupt):
-        train(spec, tmp_path / "cut")
-    monkeypatch.setattr(loop, "_save_checkpoint", real)
+    train_stopping_after(spec, tmp_path / "cut", 8, monkeypatch)
     assert not ckpt_dir(tmp_path / "cut", "seed0-data0", 24).exists()
     train(spec, tmp_path / "cut")  # resumes from step 8 (loads the saved GPT-2)
     train(spec, tmp_path / "clean")

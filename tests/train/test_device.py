@@ -6,8 +6,9 @@ import torch
 from safetensors import safe_open
 
 from pathdep.errors import PathdepError
-from pathdep.train import loop, train
+from pathdep.train import train
 from pathdep.train.loop import ckpt_dir
+from tests.train.interrupt import train_stopping_after
 
 GPU = torch.cuda.is_available()
 RUN = "seed0-data0"
@@ -33,17 +34,7 @@ def test_bfloat16_autocast_trains_float32_checkpoints_and_resumes_exactly(tmp_pa
     f32 = _weights(ckpt_dir(tmp_path / "f32", RUN, 24))
     assert any(not torch.equal(w[k], f32[k]) for k in w)  # autocast did change the arithmetic
     # interrupted after the step-8 checkpoint, then resumed: the same weights as uninterrupted
-    real = loop._save_checkpoint
-
-    def stop_after_8(out, plan, model, opt, step, *a):
-        real(out, plan, model, opt, step, *a)
-        if step == 8:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "_save_checkpoint", stop_after_8)
-    with pytest.raises(KeyboardInterrupt):
-        train(spec, tmp_path / "resumed")
-    monkeypatch.setattr(loop, "_save_checkpoint", real)
+    train_stopping_after(spec, tmp_path / "resumed", 8, monkeypatch)
     assert not ckpt_dir(tmp_path / "resumed", RUN, 24).exists()
     train(spec, tmp_path / "resumed")
     again = _weights(ckpt_dir(tmp_path / "resumed", RUN, 24))
