@@ -64,3 +64,29 @@ def test_token_persistence_is_read_against_its_chance_level():
     mid = rng.normal(size=(8, 3000))
     tok = _token_convergence(mid, mid + 0.3 * rng.normal(size=mid.shape), n_boot=200, seed=0)
     assert tok.high < CHANCE and "persist" in _persistence_text(tok)
+
+
+def test_mid_training_is_never_the_end_step():
+    """Branch runs that start mid-training left only the last step shared by every run, so
+    'mid-training' was the end itself and disagreements 'persisted' trivially (demo store,
+    December 2026). The grid runs are compared alone then; with no earlier shared step at
+    all, nothing is compared or claimed."""
+    from pathdep.analyze.convergence import _mid_end, convergence
+
+    ds = base(n_runs=4, n_steps=6, n_seq=4, n_pos=16)
+    add_logprob(ds, outlier_run=None)
+    done = ds["done"].values.copy()
+    done[2:, :5] = False  # runs 2 and 3 (branches) have only the last step
+    ds["done"] = (("run", "step"), done)
+    ds = ds.assign_coords(factor_parent=("run", ["", "", "r0", "r0"]))
+    mid, end, rows, note = _mid_end(ds)
+    assert mid < end and list(rows) == [0, 1] and "2 grid runs" in note
+    res = convergence(ds, n_boot=20)
+    assert res.summary["mid_step"] < res.summary["end_step"] and "2 grid runs" in res.verdict
+    ds = ds.assign_coords(factor_parent=("run", ["", "r0", "r0", "r0"]))
+    done[1:, :5] = False  # one grid run; no earlier step is done by every run
+    done[1, 3] = True  # (step 4 is done by two runs, so the analysis still runs)
+    ds["done"] = (("run", "step"), done)
+    res = convergence(ds, n_boot=20)
+    assert res.summary["mid_step"] == res.summary["end_step"]
+    assert "not compared" in res.verdict and "persist" not in res.verdict

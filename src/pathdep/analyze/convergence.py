@@ -101,6 +101,7 @@ def _capabilities(caps, mid: int, end: int, names: list[str], steps) -> pd.DataF
                                        "has_end", "lacks_end", "differed_mid", "agree_end"])
 
 
+MID_MAX = 0.75  # the mid-training step lies at most this far into the compared runs' training
 CHANCE = 0.5  # share of top disagreements below the end median when mid and end are unrelated
 
 
@@ -117,7 +118,36 @@ def _token_convergence(x_mid, x_end, n_boot, seed, frac=0.01) -> Interval:
     return bootstrap.estimate(lambda r, w: bootstrap.mean_over_pairs(m, r), n, n_boot=n_boot, seed=seed)
 
 
-def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval) -> str:
+def _mid_end(ds) -> tuple[int, int, np.ndarray, str]:
+    """(mid step, end step, runs compared, note) for the mid-training vs end comparisons.
+
+    Both steps must be done by every compared run, and mid at most MID_MAX of the way
+    to the end (the shared step nearest half-way). Branch runs start mid-training, so
+    when they leave no earlier step shared by all runs, the grid runs (factor
+    ``parent`` empty) are compared alone and the note says so; with no shared earlier
+    step even then, mid equals end and nothing is compared.
+    """
+    d, st = data.done(ds), data.steps(ds)
+    every = np.arange(d.shape[0])
+    groups = [(every, "")]
+    if "factor_parent" in ds.coords:
+        grid = np.flatnonzero(np.asarray([str(p) == "" for p in ds["factor_parent"].values]))
+        if 2 <= len(grid) < len(every):
+            groups.append((grid, f"mid-training vs end over the {len(grid)} grid runs (branch "
+                                 "runs start mid-training)"))
+    for rows, note in groups:
+        common = np.flatnonzero(d[rows].all(0))
+        if len(common) >= 2:
+            end = int(common[-1])
+            mid = int(common[np.argmin(np.abs(st[common] - st[end] / 2))])
+            if st[mid] <= MID_MAX * st[end]:  # a step near the end is not mid-training
+                return mid, end, rows, note
+    last = int(data.common_steps(ds, 2)[-1])
+    return last, last, every, "no step before the end is done by every run"
+
+
+def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval, note: str = "",
+             same: bool = False) -> str:
     first, last = curve.iloc[0], curve.iloc[-1]
     text = (f"From step {int(first['step'])} to step {int(last['step'])}, mean pairwise Pearson r of per-token "
             f"log-probs goes from {first['pearson']:.3g} to {last['pearson']:.3g} "
@@ -125,6 +155,10 @@ def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval) -> str:
     if "kl" in curve:
         text += (f" and mean per-token KL between runs from {first['kl']:.3g} to {last['kl']:.3g} "
                  f"[{last['kl_low']:.3g}, {last['kl_high']:.3g}] nats")
+    if same:
+        return text + f"; {note}, so mid-training and the end are not compared."
+    if note:
+        text += f"; {note}"
     differed = caps[caps["differed_mid"]] if len(caps) else caps
     if len(differed):
         n, k = len(differed), int(differed["agree_end"].sum())
@@ -174,12 +208,16 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
     idx = data.sample_tokens(ds, max_tokens, seed)
     with_kl = distributions.has_distributions(ds)
     st, names = data.steps(ds), data.runs(ds)
-    end = int(allc[-1])
-    mid = int(allc[np.argmin(np.abs(st[allc] - st[end] / 2))])
+    mid, end, rows, note = _mid_end(ds)
     cats = tokens.categories(ds, idx)
     curve, cat_means, mats = _per_step(ds, idx, n_boot, seed, with_kl, cats, {mid, end})
-    caps = _capabilities(_capability_values(ds, cat_means), mid, end, names, st)
-    tok = _token_convergence(mats[mid], mats[end], n_boot, seed)
+    if mid == end:  # no earlier step shared: nothing to compare, and nothing is claimed
+        caps = _capabilities({}, mid, end, [], st)
+        tok = Interval(np.nan, np.nan, np.nan)
+    else:
+        vals = {k: v[rows] for k, v in _capability_values(ds, cat_means).items()}
+        caps = _capabilities(vals, mid, end, [names[r] for r in rows], st)
+        tok = _token_convergence(mats[mid][rows], mats[end][rows], n_boot, seed)
     figs = {"agreement": figures.lines(curve, "step", "pearson", band=("pearson_low", "pearson_high"),
                                        title="Mean pairwise Pearson r of per-token log-probs",
                                        log_x=True)}
@@ -188,6 +226,7 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
                                    title="Mean per-token KL between runs (nats)")
     last = curve.iloc[-1]
     summary = {"mid_step": int(st[mid]), "end_step": int(st[end]),
+               "mid_end_runs": [names[r] for r in rows], "mid_end_note": note,
                "pearson_end": Interval(last["pearson"], last["pearson_low"], last["pearson_high"]),
                "token_disagreements_resolved": tok, "token_resolved_chance": CHANCE,
                "capabilities_differing_mid": int(caps["differed_mid"].sum()) if len(caps) else 0,
@@ -195,7 +234,7 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
     if with_kl:
         summary["kl_end"] = Interval(last["kl"], last["kl_low"], last["kl_high"])
     return AnalysisResult(name="convergence", question="A/E (convergence over training)",
-                          verdict=_verdict(curve, caps, tok), summary=summary,
+                          verdict=_verdict(curve, caps, tok, note, mid == end), summary=summary,
                           tables={"by_step": curve, "capabilities": caps}, figures=figs)
 
 
