@@ -44,7 +44,7 @@ def measure_cmd(
     probes: Annotated[list[str] | None, typer.Option(
         "--probes", help="Behaviour probes: auto, none, or names/batteries/.toml/.jsonl files (`pathdep ls probes`).")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Load pickled (.bin) checkpoints you trust.")] = False,
-    device: Annotated[str | None, typer.Option(help="auto (a CUDA GPU, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default), cuda, cuda:N, mps, or auto (a CUDA GPU, else MPS, else CPU).")] = None,
     dtype: Annotated[str | None, typer.Option(help="Weights: auto (bfloat16 on a GPU that has it, else float32), float32, bfloat16, float16.")] = None,
     keep_cache: Annotated[bool, typer.Option(help="Keep hub checkpoints this call downloads in the Hugging Face cache (default: remove each once stored).")] = False,
     cache_budget: Annotated[float | None, typer.Option(help="GB of Hugging Face cache the downloaded, not yet stored checkpoints may fill.")] = None,

@@ -292,8 +292,8 @@ class MeasureSpec(_Strict):
     seed: int = Field(0, description="Seed of the sample positions and the head-score sequences.")
     check_duplicates: bool = Field(True, description="Record checkpoints with identical weights in the store.")
     device: str = Field(
-        "auto", exclude_if=lambda v: v == "auto",  # so older specs keep their digest
-        description="Where models run: auto (a CUDA GPU, else MPS, else the CPU), cpu, cuda, cuda:N or mps.")
+        "cpu", exclude_if=lambda v: v == "cpu",  # so older specs keep their digest
+        description="Where models run: cpu (the default: the same numbers on every machine), cuda, cuda:N, mps, or auto (a CUDA GPU, else MPS, else the CPU).")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", exclude_if=lambda v: v == "auto",
         description="Model weights' precision: auto = bfloat16 on a GPU that has it, else float32; log-softmax and entropies stay float32.")
