@@ -246,7 +246,7 @@ class _Basins:
     beh: _Behaviour
     left_out: list[Run] = field(default_factory=list)  # runs of another architecture
     inits: list[str] = field(default_factory=list)  # init_of each chosen run
-    method: str = "activation"
+    method: str = "activations"  # BasinsOptions.align_method
 
     @property
     def n_basins(self) -> int:
@@ -299,6 +299,9 @@ def _cross_init(b: _Basins) -> dict | None:
             "connected_unaligned": int((cross["barrier_unaligned"] <= b.thr).sum())}
 
 
+_METHOD_NAME = {"activations": "activation matching", "weights": "weight matching"}
+
+
 def _alignment_text(b: _Basins) -> str:
     c = _cross_init(b)
     if c is None:
@@ -310,7 +313,7 @@ def _alignment_text(b: _Basins) -> str:
         return (" No basin holds two init seeds: runs from different initialisations were "
                 "compared without permutation alignment (align = 'never'), so only runs that "
                 "share an init could share a basin.")
-    text = (f" Runs from different inits were permutation-aligned first ({b.method} matching, "
+    text = (f" Runs from different inits were permutation-aligned first ({_METHOD_NAME[b.method]}, "
             f"Ainsworth et al. 2023): over their {c['pairs']} pairs the mean barrier is "
             f"{fmt(c['mean_unaligned'])} nats unaligned and {fmt(c['mean_barrier'])} aligned, "
             f"and {c['connected']} pairs (unaligned: {c['connected_unaligned']}) are below the "
@@ -389,7 +392,7 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     basin = _relabel(basin, order)
     b = _Basins(chosen, len(suite.runs), steps, shared, capped, m, basin, order, thr,
                 _behaviour_clusters(inp.ds, chosen, steps, basin), left_out,
-                [init_of(r, suite) for r in chosen], o.align_method.removesuffix("s"))
+                [init_of(r, suite) for r in chosen], o.align_method)
     verdict = _verdict(b)
     title = ("Loss barriers between runs, ordered by basin"
              + (f" (step {steps[0]})" if shared else " (last checkpoints)"))

@@ -172,9 +172,9 @@ def _jobs(store: Path, todo: Suite, batch_size: int, allow_pickle: bool,
             if done[runs.index(run.id), steps.index(ckpt.step)]:
                 skipped.append((run.id, ckpt.step))
             else:
-                drop = not keep_cache and ckpt.repo is not None and not is_cached(ckpt)
+                fetch = ckpt.repo is not None and not is_cached(ckpt)
                 jobs.append(MeasureJob(str(store), run, ckpt.step, batch_size, allow_pickle,
-                                       **precision, drop_cache=drop))
+                                       **precision, fetch=fetch, keep_cache=keep_cache))
     return jobs, skipped
 
 
@@ -207,8 +207,7 @@ def _run_all(ex: Executor, jobs: list[MeasureJob], result: MeasureResult,
     (``stream``: ``ahead`` and ``budget`` in bytes; measure/stream.py).
     """
     t0 = time.perf_counter()
-    fetch = [j.run.checkpoint(j.step) for j in jobs]
-    fetch = [c if c.repo is not None and not is_cached(c) else None for c in fetch]
+    fetch = [j.run.checkpoint(j.step) if j.fetch else None for j in jobs]
     with bar("measuring", total=len(jobs), info="") as pb:
         if stream is not None and ex.name == "inprocess" and any(fetch):
             size = functools.partial(checkpoint_bytes, allow_pickle=jobs[0].allow_pickle)
@@ -279,7 +278,7 @@ def measure(suite: Suite | str | Path, *, out: str | Path, evalset=None, executo
         log.info("created store %s", store)
     del layout  # the evaluation set (tokens, token strings) is in the store: free it for the jobs
     jobs, skipped = _jobs(store, todo, cfg.batch_size, allow_pickle, precision, keep_cache)
-    hub = [j.run.checkpoint(j.step) for j in jobs if j.drop_cache]
+    hub = [j.run.checkpoint(j.step) for j in jobs if j.fetch]
     check_budget(hub, budget, functools.partial(checkpoint_bytes, allow_pickle=allow_pickle))
     result = MeasureResult(store, skipped=skipped)
     if jobs:

@@ -46,7 +46,8 @@ class MeasureJob:
     device: str = "cpu"  # resolved by the caller (models/device.py): cpu, cuda:N, mps
     dtype: str = "float32"  # the model's weights; log-softmax stays float32
     auto_batch: bool = False  # on a GPU, size the batch from free memory (batch_size = floor)
-    drop_cache: bool = False  # a hub checkpoint this call downloads: delete it once stored
+    fetch: bool = False  # a hub checkpoint not cached when planned: this call downloads it
+    keep_cache: bool = True  # else a fetched checkpoint is deleted from the cache once stored
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run_job(job: MeasureJob) -> JobOutcome:
             values = measure_checkpoint(job, inputs)
             write_job(store, ri, si, values, inputs["dims"], inputs["logprob_dtype"])
         finally:  # stored or failed: the download is not kept (measure/stream.py)
-            if job.drop_cache:
+            if job.fetch and not job.keep_cache:
                 delete_cached(job.run.checkpoint(job.step))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = int(inputs["tokens"].size)

@@ -12,7 +12,7 @@ So:
   which names the problem.
 - A job whose checkpoint was not in the cache when the measure call began
   deletes that revision from the cache once its values are stored
-  (``MeasureJob.drop_cache``), unless ``--keep-cache``; revisions that were
+  (``MeasureJob.fetch``), unless ``--keep-cache``; revisions that were
   cached before are the user's and stay. On Ray each worker downloads its own
   checkpoint and deletes it the same way.
 - Jobs already stored are skipped before anything is downloaded, so a killed
