@@ -78,3 +78,30 @@ def with_heads(ds: xr.Dataset, formation: np.ndarray, icl_jump: np.ndarray,
     ds = ds.assign(head_score=(("run", "step", "layer_h", "head", "kind"), hs.astype(np.float32)),
                    icl_score=(("run", "step"), icl.astype(np.float32)))
     return ds.assign_coords(kind=list(KINDS), layer_h=[0, 1], head=np.arange(4))
+
+
+def with_logprob(ds: xr.Dataset, surprisal: np.ndarray) -> xr.Dataset:
+    """``logprob`` (run, step, seq, pos) from surprisal (run, step, seq, pos - 1) in nats: pos 0
+    has no prediction (NaN); the ``tokens`` are replaced by random ids of the new shape."""
+    n_runs, n_steps, n_seq, n_pred = surprisal.shape
+    lp = np.full((n_runs, n_steps, n_seq, n_pred + 1), np.nan, np.float32)
+    lp[..., 1:] = -surprisal
+    tokens = np.random.default_rng(n_seq * 7919 + n_pred).integers(
+        0, int(ds.attrs.get("vocab_size", 50)), (n_seq, n_pred + 1)).astype(np.int32)
+    return ds.assign(tokens=(("seq", "pos"), tokens),
+                     logprob=(("run", "step", "seq", "pos"), lp))
+
+
+def token_curves(kind: np.ndarray, x: np.ndarray, rng: np.random.Generator,
+                 chance: float = np.log(50), relapse: float = 1.5) -> np.ndarray:
+    """(token, step) surprisal curves against ``x`` = log10(step) of a kind per token: 0 flat (at
+    a level drawn from 1-3 nats), 1 S-shaped (from ``chance`` down to 1-3 nats around a midpoint
+    drawn in the middle decades), 2 a power law in step, 3 S-shaped then a rise of ``relapse``
+    nats for about one decade (forgetting, Chang et al. 2024). No measurement noise."""
+    n = len(kind)
+    level, mid = rng.uniform(1, 3, n)[:, None], rng.uniform(1.2, 2.2, n)[:, None]
+    s_shape = level + (chance - level) * expit((mid - x[None]) / 0.12)
+    power = level + (chance - level) * np.power(10.0, x[None]) ** -rng.uniform(0.2, 1.0, (n, 1))
+    bump = relapse * (expit((x[None] - mid - 0.4) / 0.06) - expit((x[None] - mid - 1.2) / 0.06))
+    return np.select([kind[:, None] == k for k in range(4)],
+                     [np.broadcast_to(level, s_shape.shape), s_shape, power, s_shape + bump])
