@@ -48,15 +48,17 @@ def with_behavior(ds: xr.Dataset, curves: dict[str, np.ndarray]) -> xr.Dataset:
     return ds.assign(behavior=(("run", "step", "probe"), arr)).assign_coords(probe=list(curves))
 
 
-def learning(final: np.ndarray, n_steps: int, start: float = 0.1, mid: float | None = None,
+def learning(final: np.ndarray, n_steps: int, start: float = 0.1,
+             mid: float | np.ndarray | None = None,
              noise: float = 0.02, rng: np.random.Generator | None = None) -> np.ndarray:
     """(run, step) curves rising from ``start`` to each run's ``final`` value (a logistic in the
-    checkpoint index centred at ``mid``), plus measurement noise of sd ``noise``."""
+    checkpoint index centred at ``mid``, one value or (run, 1)), plus measurement noise of sd
+    ``noise``."""
     rng = rng or np.random.default_rng(0)
     t = np.arange(n_steps)
     prog = expit((t - (n_steps / 2 if mid is None else mid)) / 1.5)
     final = np.asarray(final, float)
-    return start + (final[:, None] - start) * prog[None] + rng.normal(0, noise,
+    return start + (final[:, None] - start) * np.atleast_2d(prog) + rng.normal(0, noise,
                                                                        (len(final), n_steps))
 
 
@@ -105,3 +107,27 @@ def token_curves(kind: np.ndarray, x: np.ndarray, rng: np.random.Generator,
     bump = relapse * (expit((x[None] - mid - 0.4) / 0.06) - expit((x[None] - mid - 1.2) / 0.06))
     return np.select([kind[:, None] == k for k in range(4)],
                      [np.broadcast_to(level, s_shape.shape), s_shape, power, s_shape + bump])
+
+
+def property_curves(n_runs: int, n_steps: int, spread: np.ndarray, timing: np.ndarray,
+                    rng: np.random.Generator, noise: float = 0.02, split: np.ndarray | None = None,
+                    late: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """One behaviour probe per entry of ``spread`` on ``log_steps(n_steps)``: final values
+    normal across runs (mean 0.6, sd ``spread[p]``), shifted by ± ``split[p]`` sd into two
+    equal groups, learnt along a logistic whose midpoint is checkpoint ``n_steps / 2`` plus a
+    per-run shift of sd ``timing[p]`` checkpoints; from half of the last step on, each run
+    drifts to a final value ``late[p]`` sd away (normal), so the value at 50 % of training
+    predicts less; checkpoint noise of sd ``noise``."""
+    k = len(spread)
+    split = np.zeros(k) if split is None else split
+    late = np.zeros(k) if late is None else late
+    st = log_steps(n_steps)
+    ramp = np.clip(st / st[-1] * 2 - 1, 0, 1)
+    out = {}
+    for p in range(k):
+        final = 0.6 + spread[p] * (rng.normal(0, 1, n_runs)
+                                   + split[p] * rng.permutation(np.arange(n_runs) % 2 * 2 - 1))
+        v = learning(final, n_steps, noise=noise, rng=rng,
+                     mid=n_steps / 2 + rng.normal(0, timing[p], n_runs)[:, None])
+        out[f"p{p}"] = v + late[p] * spread[p] * rng.normal(0, 1, (n_runs, 1)) * ramp
+    return out
