@@ -81,3 +81,25 @@ def test_difficulty_alone_does_not_make_a_category_of_outliers():
     xs = np.stack([data.snapshot(ds, "logprob", r, 2, idx) for r in range(4)])
     rel[np.argsort(-relative_spread(x0 - x1, -xs.mean(0)))[:n_top]] = True
     assert tokens.enrichment(cats, rel).set_index("category").loc["rare", "lift"] < 1.5
+
+
+def test_stratified_permutation_ignores_a_category_that_is_only_harder():
+    """A category that sits in the hard strata, and a selection that depends on the stratum
+    alone: Fisher's test (tokens independent, no strata) calls it over-represented; the
+    permutation within strata does not, and still finds a category selected for itself."""
+    import pandas as pd
+
+    from pathdep.analysis import tokens
+
+    rng = np.random.default_rng(0)
+    strata = rng.integers(0, 10, 3000)
+    hard = rng.random(3000) < np.where(strata >= 8, 0.6, 0.05)
+    own = rng.random(3000) < 0.1
+    sel = rng.random(3000) < np.where(strata >= 8, 0.08, 0.01)
+    cats = pd.DataFrame({"hard": hard, "own": own})
+    fisher = tokens.enrichment(cats, sel).set_index("category")
+    assert fisher.loc["hard", "p_value"] < 1e-3
+    assert tokens.stratified_p(cats, sel, strata, n_perm=400).min() > 0.05
+    sel2 = sel | (own & (rng.random(3000) < 0.2))
+    p2 = tokens.stratified_p(cats, sel2, strata, n_perm=400)
+    assert p2["own"] < 0.01 and p2["hard"] > 0.05

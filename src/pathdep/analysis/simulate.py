@@ -16,6 +16,12 @@ import xarray as xr
 from scipy.special import expit
 
 KINDS = ("previous_token", "duplicate_token", "induction", "copying")
+# 50 token strings of every category analysis/tokens.py knows (id = frequency rank)
+VOCAB = ("the", " cat", " sat", " on", " mat", ",", ".", "(", ")", "[", "]", "1", "2", "42",
+         " Alice", " Bob", " Paris", "\n", " and", " of", " a", " to", " in", " is", " was",
+         " dog", " ran", " big", " red", "!", "?", ";", " he", " she", " it", " we", " they",
+         " house", " tree", " sun", " moon", " blue", " green", " 7", " 1999", " Zeta",
+         "{", "}", " x", " y")
 
 
 def log_steps(n_steps: int, last: int = 2000) -> np.ndarray:
@@ -131,3 +137,12 @@ def property_curves(n_runs: int, n_steps: int, spread: np.ndarray, timing: np.nd
                      mid=n_steps / 2 + rng.normal(0, timing[p], n_runs)[:, None])
         out[f"p{p}"] = v + late[p] * spread[p] * rng.normal(0, 1, (n_runs, 1)) * ramp
     return out
+
+
+def with_text(ds: xr.Dataset, n_seq: int, n_pos: int, rng: np.random.Generator) -> xr.Dataset:
+    """``tokens`` and ``token_str`` of ``n_seq`` sequences of ``n_pos`` tokens drawn from
+    :data:`VOCAB` with Zipf frequencies (p ∝ 1 / rank)."""
+    p = 1 / np.arange(1, len(VOCAB) + 1)
+    ids = rng.choice(len(VOCAB), size=(n_seq, n_pos), p=p / p.sum()).astype(np.int32)
+    return ds.assign(tokens=(("seq", "pos"), ids),
+                     token_str=(("seq", "pos"), np.array(VOCAB, dtype=object)[ids]))
