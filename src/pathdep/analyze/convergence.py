@@ -20,8 +20,17 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, distributions, figures, pairs, properties, tokens
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import (
+    bootstrap,
+    data,
+    distributions,
+    figures,
+    pairs,
+    properties,
+    simulate,
+    tokens,
+)
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
@@ -167,6 +176,14 @@ def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval, note: str =
     return text + "; " + _persistence_text(tok)
 
 
+def persistence(tok: Interval) -> str | None:
+    """The claim about mid-training disagreements: "persist" (interval below chance), "resolve"
+    (above), "chance" (it includes chance), None (no interval: too few runs)."""
+    if not np.isfinite(tok.low) or not np.isfinite(tok.high):
+        return None
+    return "persist" if tok.high < CHANCE else "resolve" if tok.low > CHANCE else "chance"
+
+
 def _persistence_text(tok: Interval) -> str:
     """The token-persistence clause, against its chance level.
 
@@ -175,16 +192,14 @@ def _persistence_text(tok: Interval) -> str:
     chance, not agreement (issue 14); persistence shows as a share below 1/2.
     """
     share = f"{tok.value:.0%} [{tok.low:.0%}, {tok.high:.0%}]"
-    if not np.isfinite(tok.low) or not np.isfinite(tok.high):
+    claim = persistence(tok)
+    if claim is None:
         return (f"{share} of the tokens runs disagreed on most mid-training are in the "
                 f"less-disagreed half by the end ({CHANCE:.0%} by chance); too few runs to tell "
                 "whether mid-training disagreements persist.")
-    if tok.high < CHANCE:
-        how = "mid-training disagreements persist"
-    elif tok.low > CHANCE:
-        how = "mid-training disagreements resolve more often than chance"
-    else:
-        how = "mid-training disagreements do not predict end ones (chance level)"
+    how = {"persist": "mid-training disagreements persist",
+           "resolve": "mid-training disagreements resolve more often than chance",
+           "chance": "mid-training disagreements do not predict end ones (chance level)"}[claim]
     return (f"of the tokens runs disagreed on most mid-training, {share} are in the "
             f"less-disagreed half by the end, against {CHANCE:.0%} by chance: {how}.")
 
@@ -229,6 +244,7 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
                "mid_end_runs": [names[r] for r in rows], "mid_end_note": note,
                "pearson_end": Interval(last["pearson"], last["pearson_low"], last["pearson_high"]),
                "token_disagreements_resolved": tok, "token_resolved_chance": CHANCE,
+               "token_persistence": persistence(tok),
                "capabilities_differing_mid": int(caps["differed_mid"].sum()) if len(caps) else 0,
                "capabilities_agreeing_end": int(caps["agree_end"].sum()) if len(caps) else 0}
     if with_kl:
@@ -238,9 +254,32 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
                           tables={"by_step": curve, "capabilities": caps}, figures=figs)
 
 
+def _simulated(n_runs: int, seed: int, planted: bool) -> xr.Dataset:
+    """Per-token surprisal (64 x 32 tokens, 12 log-spaced checkpoints to step 2000): a token's
+    difficulty (uniform 1-5 nats) falling with training, plus each run's noise of sd 0.5 nats,
+    new at every checkpoint (null: a run's mid-training disagreements do not predict its end
+    ones). Planted: half of that noise variance is a deviation the run keeps at every
+    checkpoint (run-token correlation 0.5 between any two checkpoints)."""
+    rng = np.random.default_rng(seed)
+    st = simulate.log_steps(12)
+    shape = (n_runs, len(st), 64, 31)
+    difficulty = rng.uniform(1, 5, shape[2:]) * (1 + 1 / np.sqrt(1 + st))[:, None, None]
+    noise = rng.normal(0, 0.5, shape)
+    if planted:
+        noise = (noise + rng.normal(0, 0.5, (n_runs, 1, *shape[2:]))) / np.sqrt(2)
+    return simulate.with_logprob(simulate.store(n_runs, st, seed=seed), difficulty + noise)
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: res.summary.get("token_persistence") in ("persist", "resolve"),
+    effect="run-token deviations carrying half their variance from mid-training to the end",
+    options={"n_boot": 100, "max_tokens": None})
+
 ANALYSIS = Analysis(
     "convergence",
     "Do runs' predictions converge over training, and do capabilities one run lacks mid-training "
     "appear by the end?",
     label="A/E", section="differences", run=on_store(convergence),
-    options=ConvergenceOptions, inputs=StoreInputs(needs=("logprob",)))
+    options=ConvergenceOptions, inputs=StoreInputs(needs=("logprob",)), simulation=SIMULATION)
