@@ -36,7 +36,7 @@ import xarray as xr
 from pydantic import Field
 from scipy.stats import studentized_range
 
-from pathdep.analysis import bootstrap, data, figures, properties, simulate
+from pathdep.analysis import bootstrap, data, figures, power, properties, simulate
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
@@ -159,10 +159,11 @@ def run_variance(ds: xr.Dataset, options: RunVarianceOptions | None = None,
                f"{table['between_share'].median():.2g}{properties.chance_note(P)}")
     p = _ranked_p(P, hi["property"], lo["property"], n_boot, seed)
     ranked = bool(p < ALPHA)
-    verdict += (f"; the runs differ more in {hi['property']} than in {lo['property']} (paired "
-                f"bootstrap p = {p:.2g}, Bonferroni over the pairs)." if ranked else
-                f"; this suite cannot rank them (paired bootstrap p = {p:.2g}, Bonferroni over "
-                "the pairs).")
+    how = f"studentized range of the log shares, p = {p:.2g}"
+    limit = None if ranked else power.cannot_tell("run_variance", int(ds.sizes["run"]))
+    verdict += (f"; the runs differ more in {hi['property']} than in {lo['property']} ({how})."
+                if ranked else f"; this suite cannot rank them ({how})"
+                + (f", {limit}." if limit else "."))
     summary.update(median_share=float(table["between_share"].median()), ranked=ranked,
                    ranked_p=p,
                    shares={r["property"]: Interval(r["between_share"], r["share_low"], r["share_high"])
