@@ -84,3 +84,23 @@ def test_without_replicates_the_residual_is_called_the_interaction():
     grid = add_behavior(grid, {"p": np.repeat(np.r_[final, final + 0.01][:, None], 6, 1)})
     rep = factor_variance(grid, n_boot=20)
     assert rep.summary["replicated"] is True and "seed noise and interactions" in rep.verdict
+
+
+def test_f_tests_match_statsmodels_and_holm_decides_the_claim():
+    from pathdep.analyze.factor_variance import SIMULATION, f_tests, holm
+
+    rng = np.random.default_rng(2)
+    lr, size = np.repeat(np.arange(3), 8), np.tile(np.arange(2), 12)
+    y = 0.4 * (lr == 2) + rng.normal(0, 1, 24)
+    ours = f_tests({"lr": lr.astype(str), "size": size.astype(str)}, y)
+    df = pd.DataFrame({"y": y, "lr": lr.astype(str), "size": size.astype(str)})
+    table = anova_lm(smf.ols("y ~ C(lr) + C(size)", df).fit(), typ=2)
+    assert np.isclose(ours["lr"], table.loc["C(lr)", "PR(>F)"])
+    assert np.isclose(ours["size"], table.loc["C(size)", "PR(>F)"])
+    assert np.allclose(holm(np.array([0.01, 0.04, np.nan, 0.03])), [0.03, 0.06, np.nan, 0.06],
+                       equal_nan=True)
+    # the largest share of a null grid is not called an effect; a planted lr effect is found
+    null = factor_variance(SIMULATION.null(16, 0), n_boot=10)
+    assert not null.summary["factor_effects"] and "exceeds what seed noise gives" in null.verdict
+    planted = factor_variance(SIMULATION.planted(16, 0), n_boot=10)
+    assert planted.summary["factor_effects"] == ["lr on behavior:p0"]

@@ -13,6 +13,14 @@ residual add up to 1. Factors with one level are dropped; a factor with a
 different value for every run cannot be told apart from the residual and is
 folded into it. Per-token loss is decomposed the same way, pooled over a
 sample of tokens. Intervals: Multi-Bootstrap over runs (tokens too).
+
+The verdict's claim is that a factor has an effect on a property's final value:
+the type-II F-test of the main-effects model (Fox & Weisberg 2019, ch. 5; the
+test ``anova_lm(typ=2)`` prints), Holm-adjusted over every property x factor
+test (Holm 1979), at 0.05. The factor with the largest median share is named
+either way, but without a significant test the verdict says that no factor's
+share exceeds what seed noise gives; without replicated cells there is no
+residual to test against, and the verdict says the suite cannot tell.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import Field
+from scipy.stats import f as f_dist
 
-from pathdep.analysis import bootstrap, data, figures, properties
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import bootstrap, data, figures, power, properties, simulate
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
 log = logging.getLogger(__name__)
+ALPHA = 0.05
 
 
 def usable_factors(ds: xr.Dataset) -> dict[str, np.ndarray]:
@@ -77,6 +87,39 @@ def decompose(fac: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray | None = 
     return out
 
 
+def f_tests(fac: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
+    """Type-II F-test p-value of each factor's main effect on y (run,); NaN without residual
+    degrees of freedom."""
+    ok = np.isfinite(y)
+    y, fac = y[ok], {k: v[ok] for k, v in fac.items()}
+    one = np.ones((len(y), 1))
+    blocks = {k: _dummies(v) for k, v in fac.items()}
+    full = np.hstack([one, *blocks.values()])
+    df_res = len(y) - np.linalg.matrix_rank(full)
+    rss_full = _rss(full, y, None)
+    out = {}
+    for k in fac:
+        reduced = np.hstack([one, *(b for j, b in blocks.items() if j != k)])
+        df_k = np.linalg.matrix_rank(full) - np.linalg.matrix_rank(reduced)
+        if df_res < 1 or df_k < 1 or rss_full <= 0:
+            out[k] = np.nan
+            continue
+        f = ((_rss(reduced, y, None) - rss_full) / df_k) / (rss_full / df_res)
+        out[k] = float(f_dist.sf(f, df_k, df_res))
+    return out
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (NaN stays NaN, not counted)."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok])]
+    m = len(order)
+    out[order] = np.minimum(1, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return out
+
+
 def replicated(fac: dict[str, np.ndarray]) -> bool:
     """Whether some combination of the factors' levels holds two or more runs.
 
@@ -107,6 +150,22 @@ def _final_tokens(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
                      if d[r].any() else np.full(len(idx), np.nan) for r in range(d.shape[0])])
 
 
+def _effects_text(found: pd.DataFrame, tests: pd.DataFrame, n_runs: int) -> str:
+    """The claim: which factors have an effect beyond seed noise (Holm-adjusted F-tests)."""
+    n = int(tests["p_value"].notna().sum())
+    if not n:
+        return ("no combination of factor levels is repeated, so no F-test separates a factor "
+                "from noise: this suite cannot tell whether any factor has an effect.")
+    if len(found):
+        by = found.groupby("factor")["property"].count().sort_values(ascending=False)
+        return ("F-tests (Holm-adjusted over the " + f"{n} property x factor tests) find an "
+                "effect of " + "; ".join(f"{f} on {k} propert{'ies' if k != 1 else 'y'}"
+                                         for f, k in by.items()) + ".")
+    limit = power.cannot_tell("factor_variance", n_runs)
+    return (f"no factor's share exceeds what seed noise gives (F-tests, Holm-adjusted over the "
+            f"{n} property x factor tests)" + (f", {limit}." if limit else "."))
+
+
 class FactorVarianceOptions(BootOptions):
     """Options of :func:`factor_variance`."""
 
@@ -124,10 +183,12 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
         raise data.Skip("no run factor has repeated levels (nothing to decompose beyond the "
                         "between-run share that run_variance reports)")
     P = properties.available(ds)
-    rows = []
+    rows, tests = [], []
     for p in P["property"].values:
-        rows += _rows(str(p), fac, properties.final_values(P.sel(property=p).values), None,
-                      n_boot, seed)
+        y = properties.final_values(P.sel(property=p).values)
+        rows += _rows(str(p), fac, y, None, n_boot, seed)
+        tests += [{"property": str(p), "factor": k, "p_value": v}
+                  for k, v in f_tests(fac, y).items()]
     if data.has_values(ds, "logprob"):
         y = _final_tokens(ds, data.sample_tokens(ds, max_tokens, seed))
         rows += _rows("tokens:logprob", fac, y, y.shape[1], n_boot, seed)
@@ -140,24 +201,53 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
     residual = ("seed noise and interactions" if reps else
                 "the interaction of the factors: no combination of levels is repeated, so no run "
                 "measures noise apart from it")
+    tests = pd.DataFrame(tests, columns=["property", "factor", "p_value"])
+    tests["p_holm"] = holm(tests["p_value"].to_numpy()) if len(tests) else []
+    found = tests[tests["p_holm"] < ALPHA]
     verdict = (f"Across {table['property'].nunique()} properties, the factor explaining most "
                f"final-value variance is {top.index[0]} (median share {top.iloc[0]:.2g}); the "
                f"residual ({residual}) has median share {med.get('residual', np.nan):.2g}"
-               f"{properties.chance_note(P)}.")
+               f"{properties.chance_note(P)}; " + _effects_text(found, tests, ds.sizes["run"]))
     fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
                        err=("share_low", "share_high"))
-    summary = {"factors": list(fac), "replicated": reps, "at_chance": P.attrs.get("at_chance", []),
+    summary = {"factors": list(fac), "replicated": reps,
+               "factor_effects": [f"{r.factor} on {r.property}" for r in found.itertuples()], "at_chance": P.attrs.get("at_chance", []),
                "median_share": {k: float(v) for k, v in med.items()}}
     for _, r in table.iterrows():
         summary.setdefault("shares", {}).setdefault(r["property"], {})[r["source"]] = \
             Interval(r["share"], r["share_low"], r["share_high"])
     return AnalysisResult(name="factor_variance", question="B (sensitivity to the setup)",
-                          verdict=verdict, summary=summary, tables={"shares": table},
+                          verdict=verdict, summary=summary,
+                          tables={"shares": table, "f_tests": tests},
                           figures={"shares": fig})
 
+
+def _simulated(n_runs: int, seed: int, planted: bool) -> xr.Dataset:
+    """Six behaviour probes (final values normal, sd 0.05 across runs; simulate.property_curves)
+    over a grid of two factors, lr and data order, with 2 levels each, runs assigned in turn
+    (so cells repeat from 5 runs); planted: the higher lr raises the first probe's final value
+    by 2 sd of the seed noise."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n_runs)
+    lr, order = i % 2, (i // 2) % 2
+    curves = simulate.property_curves(n_runs, 12, np.full(6, 0.05), np.zeros(6), rng)
+    if planted:
+        curves["p0"] = curves["p0"] + 0.1 * lr[:, None] * np.linspace(0, 1, 12)[None] ** 2
+    ds = simulate.store(n_runs, simulate.log_steps(12), seed=seed,
+                        factors={"seed": list(i), "lr": list(lr), "data_order": list(order)})
+    return simulate.with_behavior(ds, curves)
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: bool(res.summary.get("factor_effects")),
+    effect="lr raising one of 6 properties' final value by 2 sd of the seed noise",
+    options={"n_boot": 20})
 
 ANALYSIS = Analysis(
     "factor_variance",
     "B: how much of each property's variance does each grid factor explain?",
     label="B", section="differences", run=on_store(factor_variance),
-    options=FactorVarianceOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3))
+    options=FactorVarianceOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3),
+    simulation=SIMULATION)
