@@ -47,3 +47,20 @@ def test_roles_follow_the_one_definition_of_formed():
     assert (f.loc["induction", "fate"] == "never formed").all()
     assert (f.loc["previous_token", "fate"] == "kept").all()
     assert circuits.describe("induction") in res.verdict
+
+
+def test_a_head_crossing_the_threshold_for_a_checkpoint_or_two_is_not_a_circuit():
+    from pathdep.analyze.circuit_survival import stable, survival_row
+
+    held = np.zeros((10, 3), bool)
+    held[4:, 0] = True  # the real head, from checkpoint 4 on
+    held[[2, 3], 1] = True  # a weaker head above the threshold at two checkpoints
+    held[7, 2] = True
+    row = survival_row(held, np.arange(10), ["a", "b", "c"])
+    assert row["first_heads"] == "a" and row["fate"] == "kept" and row["first_step"] == 4
+    held[[2, 3, 4], 1] = True  # three checkpoints: it held the role first, then lost it
+    held[8:, 0] = False
+    held[7:, 2] = True  # c takes over and holds it to the end
+    row = survival_row(held, np.arange(10), ["a", "b", "c"])
+    assert row["first_heads"] == "b" and row["final_heads"] == "c" and row["fate"] == "replaced"
+    assert stable(held)[:, 2].sum() == 3

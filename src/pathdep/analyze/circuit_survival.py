@@ -7,7 +7,12 @@ prefix-matching score is at least 0.4 and its copying score above 0 (Olsson et
 al. 2022's two conditions). For each role and run: the step the
 role first appears, the heads holding it then (the first circuit) and at the
 run's last step (the final circuit), the share of first heads still holding
-it at the end (survival) and the Jaccard overlap of the two sets. A role is
+it at the end (survival) and the Jaccard overlap of the two sets. A head counts
+as holding the role only in a spell of at least three consecutive checkpoints
+(two when the spell reaches the last one): a weaker head near the threshold
+crossed it at single checkpoints by noise, and the first circuit was called
+replaced in 90 % of null suites of 8 runs in which every run keeps its heads
+(13 % with spells of two; docs/calibration.md). A role is
 *kept* when every first head survives, *partly replaced* when some do,
 *replaced* when none does but others took over, *lost* when no head holds it
 at the end. Intervals: mean survival over runs, resampling runs.
@@ -19,9 +24,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import Field
+from scipy.special import expit
 
-from pathdep.analysis import bootstrap, circuits, data, figures
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import bootstrap, circuits, data, figures, simulate
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
 ROLES = circuits.ROLES
@@ -39,8 +45,29 @@ def _fate(first: set, final: set) -> str:
     return "partly replaced" if first & final else "replaced"
 
 
+SPELL = 3  # checkpoints in a row a head must hold a role for it to count
+
+
+def stable(held: np.ndarray, spell: int = SPELL) -> np.ndarray:
+    """(step, head): the head holds the role in a spell of at least ``spell`` consecutive
+    checkpoints including this one (shorter spells above the threshold are noise), or up to
+    the last checkpoint from at least ``spell - 1`` before it (a role gained at the end)."""
+    out = np.zeros_like(held)
+    n = len(held)
+    for h in range(held.shape[1]):
+        on = np.r_[False, held[:, h], False].astype(int)
+        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
+        for a, b in zip(starts, ends, strict=True):
+            if b - a >= spell or (b == n and b - a >= min(spell - 1, n)):
+                out[a:b, h] = True
+    return out
+
+
 def survival_row(held: np.ndarray, steps: np.ndarray, heads: list[str]) -> dict:
-    """First/final circuit of one role in one run, from its (step, head) role matrix."""
+    """First/final circuit of one role in one run, from its (step, head) role matrix: the heads
+    holding the role in a spell of :data:`SPELL` checkpoints (:func:`stable`) at the first
+    checkpoint any does, and at the last checkpoint."""
+    held = stable(held)
     alive = np.flatnonzero(held.any(1))
     if not alive.size:
         return {"first_step": np.nan, "first_heads": "", "final_heads": "", "survival": np.nan,
@@ -109,6 +136,7 @@ def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = No
             rule = (circuits.describe(role) if threshold is None
                     else f"{role.replace('_', '-')} score >= {threshold:g}")
             parts.append(f"no {role.replace('_', '-')} head ({rule}) formed in any run")
+    summary["replaced_runs"] = int(sum(v["replaced"] for k, v in summary.items() if k in ROLES))
     verdict = "; ".join(parts)
     verdict = verdict[0].upper() + verdict[1:] + "."
     return AnalysisResult(name="circuit_survival", question="G (survival of circuits)",
@@ -129,8 +157,37 @@ def _figures(ds: xr.Dataset) -> dict:
     return figs
 
 
+def _simulated(n_runs: int, seed: int, planted: bool) -> xr.Dataset:
+    """Heads of 2 layers x 4 (simulate.with_heads, checkpoint noise sd 0.05): a previous-token
+    head from checkpoint 2, an induction head L1H2 forming at checkpoint 5-8 of 16, and a
+    weaker induction head L1H0 at 0.3, near the 0.4 threshold. Planted: in one run in four
+    (at least one) L1H2 fades 3 checkpoints after forming and L1H3 takes over."""
+    rng = np.random.default_rng(seed)
+    ds = simulate.store(n_runs, simulate.log_steps(16), seed=seed)
+    formation = rng.integers(5, 9, n_runs)
+    ds = simulate.with_heads(ds, formation, formation, rng, noise=0.05)
+    hs = ds["head_score"].values
+    t = np.arange(ds.sizes["step"])
+    hs[:, :, 1, 0, 2] += 0.25
+    hs[:, :, 1, 0, 3] = 0.5
+    for r in range(max(1, n_runs // 4) if planted else 0):
+        handover = expit((t - formation[r] - 3 + 0.5) / 0.2)
+        hs[r, :, 1, 2, 2] -= 0.75 * handover
+        hs[r, :, 1, 3, 2] += 0.75 * handover
+        hs[r, :, 1, 3, 3] = 0.5
+    return ds.assign(head_score=(ds["head_score"].dims, hs))
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: res.summary.get("replaced_runs", 0) > 0,
+    effect="one run in four whose induction head hands its role to another head",
+    options={"n_boot": 20})
+
 ANALYSIS = Analysis(
     "circuit_survival",
     "G: are the heads doing a job at the end the ones that first did it, or were they replaced?",
     label="G", section="circuits", run=on_store(circuit_survival),
-    options=CircuitSurvivalOptions, inputs=StoreInputs(needs=("head_score",), min_runs=1))
+    options=CircuitSurvivalOptions, inputs=StoreInputs(needs=("head_score",), min_runs=1),
+    simulation=SIMULATION)
