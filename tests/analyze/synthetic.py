@@ -245,54 +245,11 @@ def plain_store(n_runs: int = 5, n_steps: int = 12, seed: int = 0, ragged: bool 
 
 def add_fact_items(ds: xr.Dataset, n_rare: int = 40, n_freq: int = 10, n_canary: int = 6,
                    tau: float | None = 200.0, p_freq: float = 0.9, seed: int = 0) -> xr.Dataset:
-    """Fact and canary probe items (``probe_item_correct``/``_margin``) and the ``seen`` attribute.
+    """Fact and canary probe items and the ``seen`` attribute: the harness's builder
+    (pathdep.analysis.simulate.with_fact_items, which documents what is planted)."""
+    from pathdep.analysis import simulate
 
-    In every run (its own data order) rare fact i is seen 1–3 times at uniform random steps; the
-    first half of the canaries is injected in the first tenth of training, the rest never. Recall
-    at a step: with ``tau``, 0.1 + 0.8·exp(−(steps since the latest sighting)/tau), 0.1 before
-    any (late-seen facts recalled, early-seen ones forgotten); with ``tau=None``, 0.5 always (no
-    dependence). Frequent facts: ``p_freq``. Rare facts 0 and 1 have two items (two eval docs).
-    """
-    import json
-
-    rng = np.random.default_rng(seed + 8)
-    steps = ds["step"].values.astype(np.int64)
-    T = int(steps.max())
-    runs = [str(r) for r in ds["run"].values]
-    items = ([("fact_rare", f"fact:e{i}:city@doc{d}", f"fact:e{i}:city")
-              for i in range(n_rare) for d in range(2 if i < 2 else 1)]
-             + [("fact_frequent", f"fact:f{i}:city@doc{50 + i}", None) for i in range(n_freq)]
-             + [("canary_early" if i < n_canary // 2 else "canary_none", f"canary:{i}",
-                 f"canary:{i}") for i in range(n_canary)])
-    seen = {}
-    for r in runs:
-        d = {f"fact:e{i}:city": sorted(set(rng.integers(1, T + 1, rng.integers(1, 4)).tolist()))
-             for i in range(n_rare)}
-        d |= {f"canary:{i}": sorted(set(rng.integers(1, max(2, T // 10), 2).tolist()))
-              for i in range(n_canary // 2)}
-        seen[r] = d
-    n_runs, n_steps = ds.sizes["run"], ds.sizes["step"]
-    p = np.full((n_runs, n_steps, len(items)), 0.5)
-    for j, (_, _, key) in enumerate(items):
-        for r, run in enumerate(runs):
-            if key is None:
-                p[r, :, j] = p_freq
-            elif tau is not None:
-                s = np.asarray(seen[run].get(key, []))
-                for t, st in enumerate(steps):
-                    before = s[s <= st]
-                    recent = np.exp(-(st - before[-1]) / tau) if before.size else 0.0
-                    p[r, t, j] = 0.1 + 0.8 * recent
-    correct = (rng.random(p.shape) < p).astype(np.float32)
-    margin = ((2 * correct - 1) * 1.5 + rng.normal(0, 0.3, p.shape)).astype(np.float32)
-    notdone = ~np.asarray(ds["done"].values, bool)
-    correct[notdone], margin[notdone] = np.nan, np.nan
-    ds = ds.assign_coords(item_probe=("item", [i[0] for i in items]),
-                          item_id=("item", [i[1] for i in items]))
-    ds["probe_item_correct"] = (("run", "step", "item"), correct)
-    ds["probe_item_margin"] = (("run", "step", "item"), margin)
-    ds.attrs["seen"] = json.dumps(seen)
-    return ds
+    return simulate.with_fact_items(ds, n_rare, n_freq, n_canary, tau, p_freq, seed)
 
 
 def _effect_curve(steps: np.ndarray, b: int, length: int, peak: float, q: float,

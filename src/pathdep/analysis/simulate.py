@@ -146,3 +146,61 @@ def with_text(ds: xr.Dataset, n_seq: int, n_pos: int, rng: np.random.Generator) 
     ids = rng.choice(len(VOCAB), size=(n_seq, n_pos), p=p / p.sum()).astype(np.int32)
     return ds.assign(tokens=(("seq", "pos"), ids),
                      token_str=(("seq", "pos"), np.array(VOCAB, dtype=object)[ids]))
+
+
+def with_fact_items(ds: xr.Dataset, n_rare: int = 40, n_freq: int = 10, n_canary: int = 6,
+                    tau: float | None = 200.0, p_freq: float = 0.9, seed: int = 0,
+                    spread: float = 0.0) -> xr.Dataset:
+    """Fact and canary probe items (``probe_item_correct``/``_margin``) and the ``seen`` attribute
+    (the store schema of analyze/fact_timing.py).
+
+    In every run (its own data order) rare fact i is seen 1–3 times at uniform random steps; the
+    first half of the canaries is injected in the first tenth of training, the rest never. Recall
+    at a step: with ``tau``, 0.1 + 0.8·exp(−(steps since the latest sighting)/tau), 0.1 before
+    any (late-seen facts recalled, early-seen ones forgotten); with ``tau=None``, no dependence:
+    0.5, or with ``spread`` > 0 each fact's own rate, uniform on 0.5 ± ``spread`` (facts differ
+    in difficulty). Frequent facts: ``p_freq``. Rare facts 0 and 1 have two items (two eval docs).
+    """
+    import json
+
+    rng = np.random.default_rng(seed + 8)
+    steps = ds["step"].values.astype(np.int64)
+    T = int(steps.max())
+    runs = [str(r) for r in ds["run"].values]
+    items = ([("fact_rare", f"fact:e{i}:city@doc{d}", f"fact:e{i}:city")
+              for i in range(n_rare) for d in range(2 if i < 2 else 1)]
+             + [("fact_frequent", f"fact:f{i}:city@doc{50 + i}", None) for i in range(n_freq)]
+             + [("canary_early" if i < n_canary // 2 else "canary_none", f"canary:{i}",
+                 f"canary:{i}") for i in range(n_canary)])
+    seen = {}
+    for r in runs:
+        d = {f"fact:e{i}:city": sorted(set(rng.integers(1, T + 1, rng.integers(1, 4)).tolist()))
+             for i in range(n_rare)}
+        d |= {f"canary:{i}": sorted(set(rng.integers(1, max(2, T // 10), 2).tolist()))
+              for i in range(n_canary // 2)}
+        seen[r] = d
+    n_runs, n_steps = ds.sizes["run"], ds.sizes["step"]
+    own = {key: 0.5 + rng.uniform(-spread, spread) for _, _, key in items if key is not None}
+    p = np.full((n_runs, n_steps, len(items)), 0.5)
+    for j, (_, _, key) in enumerate(items):
+        for r, run in enumerate(runs):
+            if key is None:
+                p[r, :, j] = p_freq
+            elif tau is None:
+                p[r, :, j] = own[key]
+            else:
+                s = np.asarray(seen[run].get(key, []))
+                for t, st in enumerate(steps):
+                    before = s[s <= st]
+                    recent = np.exp(-(st - before[-1]) / tau) if before.size else 0.0
+                    p[r, t, j] = 0.1 + 0.8 * recent
+    correct = (rng.random(p.shape) < p).astype(np.float32)
+    margin = ((2 * correct - 1) * 1.5 + rng.normal(0, 0.3, p.shape)).astype(np.float32)
+    notdone = ~np.asarray(ds["done"].values, bool)
+    correct[notdone], margin[notdone] = np.nan, np.nan
+    ds = ds.assign_coords(item_probe=("item", [i[0] for i in items]),
+                          item_id=("item", [i[1] for i in items]))
+    ds["probe_item_correct"] = (("run", "step", "item"), correct)
+    ds["probe_item_margin"] = (("run", "step", "item"), margin)
+    ds.attrs["seen"] = json.dumps(seen)
+    return ds

@@ -51,8 +51,8 @@ import plotly.graph_objects as go
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, figures
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import bootstrap, data, figures, power, simulate
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.fact_sightings import Facts, count_label, forgetting
 from pathdep.analysis.result import AnalysisResult, Interval
 
@@ -254,7 +254,7 @@ def fact_timing(ds: xr.Dataset, options: FactTimingOptions | None = None,
                "recall": {g.key: est.ivs[g.key] for g in groups},
                "significant": found.significant, "n_facts": int(len(main)), "n_runs": len(F.runs)}
     return AnalysisResult(
-        name="fact_timing", question="E (when a fact was seen)", verdict=_verdict(found),
+        name="fact_timing", question="E (when a fact was seen)", verdict=_verdict(found, len(F.runs)),
         summary={k: v for k, v in summary.items() if v is not None},
         tables={"recall_by_group": by, "effects": effects, "facts": F.table(),
                 **({"curves": curves} if len(curves) else {}),
@@ -267,7 +267,7 @@ def _mean_margin(F: Facts, g: Group) -> float:
     return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
 
 
-def _verdict(f: Findings) -> str:
+def _verdict(f: Findings, n_runs: int) -> str:
     noun = "Rare facts" if f.kind == "rare" else "Canaries"
     last = "the final third" if f.n_bins == 3 else f"the last 1/{f.n_bins}"
     first = "the first third" if f.n_bins == 3 else f"the first 1/{f.n_bins}"
@@ -294,7 +294,8 @@ def _verdict(f: Findings) -> str:
     text = "; ".join(parts) + f": {how}"
     if f.frequent is not None:
         text += f" (frequent facts: {_fmt(f.frequent)})"
-    return text + "."
+    limit = None if f.significant else power.cannot_tell("fact_timing", n_runs)
+    return text + (f", {limit}." if limit else ".")
 
 
 def _figures(by: pd.DataFrame, curves: pd.DataFrame, forget: pd.DataFrame) -> dict:
@@ -328,9 +329,26 @@ def _figures(by: pd.DataFrame, curves: pd.DataFrame, forget: pd.DataFrame) -> di
     return figs
 
 
+def _simulated(n_runs: int, seed: int, tau: float | None) -> xr.Dataset:
+    """40 rare facts (each seen 1-3 times at random steps of every run's own data order), 10
+    frequent ones and 6 canaries over 12 checkpoints, steps 0-1100 (simulate.with_fact_items).
+    Null (``tau`` None): each fact recalled at its own rate, uniform on 0.2-0.8, whenever it
+    was seen; planted: recall 0.1 + 0.8 exp(-steps since the last sighting / ``tau``)."""
+    ds = simulate.store(n_runs, np.arange(12) * 100, seed=seed)
+    return simulate.with_fact_items(ds, tau=tau, seed=seed, spread=0.3)
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, None),
+    planted=lambda n, seed: _simulated(n, seed, 600.0),
+    claims=lambda res: bool(res.summary.get("significant", False)),
+    effect="recall decaying with steps since a fact was last seen (time constant 55 % of training)",
+    options={"n_boot": 100})
+
 ANALYSIS = Analysis(
     "fact_timing",
     "E: is a fact recalled at the end depending on how often and when in the data order it was "
     "seen?",
     label="E", section="behaviours", run=on_store(fact_timing),
-    options=FactTimingOptions, inputs=StoreInputs(needs=("probe_item_correct",)))
+    options=FactTimingOptions, inputs=StoreInputs(needs=("probe_item_correct",)),
+    simulation=SIMULATION)
