@@ -252,64 +252,13 @@ def add_fact_items(ds: xr.Dataset, n_rare: int = 40, n_freq: int = 10, n_canary:
     return simulate.with_fact_items(ds, n_rare, n_freq, n_canary, tau, p_freq, seed)
 
 
-def _effect_curve(steps: np.ndarray, b: int, length: int, peak: float, q: float,
-                  tau: float) -> np.ndarray:
-    """0 before ``b``, a ramp to ``peak`` over the intervention, then decay to ``q``·peak."""
-    t = steps.astype(float)
-    ramp = peak * np.clip((t - b) / length, 0, 1)
-    after = peak * (q + (1 - q) * np.exp(-np.maximum(t - b - length, 0) / tau))
-    return np.where(t <= b, 0.0, np.where(t <= b + length, ramp, after))
-
-
 def intervention_store(branch_steps=(20, 40, 60, 80, 100, 120), retained=1.0, data_seeds=(0, 1),
-                       n_steps: int = 21, dt: int = 10, length: int = 10, peak: float = 3.0,
-                       tau: float = 15.0, noise: float = 0.02, seed: int = 0,
-                       spec: bool = True) -> xr.Dataset:
-    """A parent run ``p`` and its branches: at every branch step and data seed a control
-    (intervention none) and a ``canary`` branch whose target probe ``iv:canary`` gains ``peak``
-    nats over ``length`` steps and then keeps the fraction ``retained`` of it (broadcast to
-    (branch step, data seed)); the battery probes move by a tenth of that. Branch runs are not
-    done before their branch step. Steps 0, dt, …"""
-    import json
+                       **kw) -> xr.Dataset:
+    """A parent run and its control and intervention branches: the harness's builder
+    (pathdep.analysis.simulate.intervention_store, which documents what is planted)."""
+    from pathdep.analysis import simulate
 
-    rng = np.random.default_rng(seed + 9)
-    steps = np.arange(n_steps) * dt
-    q = np.broadcast_to(np.asarray(retained, float), (len(branch_steps), len(data_seeds)))
-    runs = [("p", "", -1, 0, "none", 0.0)]
-    for i, b in enumerate(branch_steps):
-        for j, d in enumerate(data_seeds):
-            runs.append((f"b-at{b}-data{d}", "p", b, d, "none", 0.0))
-            runs.append((f"b-at{b}-data{d}-canary", "p", b, d, "canary", q[i, j]))
-    probes = ["brackets", "facts", "acronyms", "iv:canary"]
-    shape = (len(runs), n_steps, len(probes))
-    base_curve = np.array([1.0, 0.5, 2.0, -2.0])[None, :] * np.linspace(0.2, 1, n_steps)[:, None]
-    margin = np.broadcast_to(base_curve, shape) + rng.normal(0, noise, shape)
-    loss = 3 - np.linspace(0, 1, n_steps)[None] + rng.normal(0, noise / 4, shape[:2])
-    done = np.ones(shape[:2], bool)
-    for r, (_, parent, b, _, iv, qq) in enumerate(runs):
-        if parent:
-            done[r, steps < b] = False
-        if iv != "none":
-            e = _effect_curve(steps, b, length, peak, qq, tau)
-            margin[r, :, 3] += e
-            margin[r, :, :3] += 0.1 * e[:, None]
-            loss[r] += 0.01 * e
-    margin[~done], loss[~done] = np.nan, np.nan
-    ds = base(len(runs), n_steps, n_seq=2, n_pos=4, factors={
-        "seed": [0] * len(runs), "parent": [x[1] for x in runs],
-        "branch_step": [x[2] for x in runs], "data_seed": [x[3] for x in runs],
-        "intervention": [x[4] for x in runs]})
-    ds = ds.assign_coords(run=[x[0] for x in runs], step=steps, probe=probes)
-    ds["done"].values[:] = done
-    ds["behavior_margin"] = (("run", "step", "probe"), margin.astype(np.float32))
-    ds["behavior"] = (("run", "step", "probe"), expit(margin).astype(np.float32))
-    ds["loss"] = (("run", "step"), loss.astype(np.float32))
-    if spec:
-        ds.attrs["spec"] = json.dumps({
-            "interventions": [{"name": "canary", "source": "canaries", "start": 1, "end": length}],
-            "branches": [{"name": "b", "parent": "p", "at": list(branch_steps),
-                          "data_seed": list(data_seeds), "intervention": ["none", "canary"]}]})
-    return ds
+    return simulate.intervention_store(branch_steps, retained, data_seeds, **kw)
 
 
 def add_branch_runs(ds: xr.Dataset, parent: int = 0, at: tuple[int, ...] = (4, 7),

@@ -64,9 +64,9 @@ import plotly.graph_objects as go
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, figures
+from pathdep.analysis import bootstrap, data, figures, simulate
 from pathdep.analysis.bimodality import bimodality
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.intervention_effects import classify, follow_all
 from pathdep.analysis.result import AnalysisResult, Interval
 
@@ -222,9 +222,31 @@ def figures_colors(n: int) -> list[str]:
     return sample_colorscale("Viridis", [i / max(n - 1, 1) for i in range(n)])
 
 
+def _simulated(n_runs: int, seed: int, planted: bool) -> xr.Dataset:
+    """``n_runs`` intervention branches (branch steps 20, 30, ... by data seeds 0 and 1, each
+    with its control; simulate.intervention_store) whose target effect of 3 nats keeps a
+    fraction drawn per branch: null, normal around 0.5 (sd 0.2: one mode); planted, 0 or 1
+    (half each, sd 0.05), the two attractors of seed 001's concept D."""
+    rng = np.random.default_rng(seed)
+    steps = tuple(20 + 10 * i for i in range((n_runs + 1) // 2))
+    if planted:
+        q = rng.permutation(np.arange(2 * len(steps)) % 2) + rng.normal(0, 0.05, 2 * len(steps))
+    else:
+        q = rng.normal(0.5, 0.2, 2 * len(steps))
+    return simulate.intervention_store(steps, q.reshape(len(steps), 2), seed=seed)
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: res.summary.get("bimodality", {}).get("label") == "clustered",
+    effect="retained fractions at 0 or 1 (half each), against one mode around 0.5",
+    options={"n_boot": 20})
+
 ANALYSIS = Analysis(
     "interventions",
     "F: does an early intervention's effect decay or stick, is the outcome bimodal, and how does "
     "it depend on the branch step?",
     label="F", section="interventions", run=on_store(interventions),
-    options=InterventionsOptions, inputs=StoreInputs(needs=("behavior_margin",)))
+    options=InterventionsOptions, inputs=StoreInputs(needs=("behavior_margin",)),
+    simulation=SIMULATION)
