@@ -34,16 +34,11 @@ def test_analysis_table_and_single_axis_correlation():
     assert set(res.figures) == {"consistency_vs_homogeneity", "consistency_by_fraction"}
 
 
-def _null_properties(rng, n_runs=8, n_props=12, t=16):
+def _null_properties(rng, n_runs=8):
     """Issue 14's null: each property's between-run spread and decision time independent."""
-    steps = np.unique(np.round(np.geomspace(1, 10000, t)))
-    out = {}
-    for i in range(n_props):
-        spread, decide = rng.uniform(0.02, 0.3), rng.uniform(2, np.log10(5000))
-        final = 0.6 + spread * rng.normal(size=(n_runs, 1))
-        w = 1 / (1 + np.exp(-(np.log10(steps)[None] - decide) / 0.2))
-        out[f"p{i}"] = 0.3 + (final - 0.3) * w + 0.03 * rng.normal(size=(n_runs, len(steps)))
-    return out
+    from pathdep.analysis.simulate import decision_properties
+
+    return decision_properties(n_runs, rng)[1]
 
 
 def test_the_axis_correlation_is_biased_under_the_null_so_the_verdict_claims_nothing():

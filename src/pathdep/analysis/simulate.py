@@ -264,3 +264,22 @@ def intervention_store(branch_steps=(20, 40, 60, 80, 100, 120), retained=1.0, da
             "branches": [{"name": "b", "parent": "p", "at": list(branch_steps),
                           "data_seed": list(data_seeds), "intervention": ["none", "canary"]}]})
     return ds
+
+
+def decision_properties(n_runs: int, rng: np.random.Generator, n_props: int = 12,
+                        n_steps: int = 16, coupled: bool = False) -> tuple[np.ndarray, dict]:
+    """Issue 14's predictiveness suite: steps log-spaced 1-10000 and one curve (run, step) per
+    property, rising from 0.3 to each run's final value (0.6 + spread x normal) along a logistic
+    in log10(step) centred at a decision time, checkpoint noise sd 0.03. Spread is uniform on
+    [0.02, 0.3] and decision time on [2, log10 5000]; independent, or with ``coupled`` the
+    spreads sorted by decision time (late decisions spread most: the single-axis model)."""
+    steps = np.unique(np.round(np.geomspace(1, 10000, n_steps))).astype(np.int64)
+    spread, decide = rng.uniform(0.02, 0.3, n_props), rng.uniform(2, np.log10(5000), n_props)
+    if coupled:
+        spread = np.sort(spread)[np.argsort(np.argsort(decide))]
+    out = {}
+    for i in range(n_props):
+        final = 0.6 + spread[i] * rng.normal(size=(n_runs, 1))
+        w = expit((np.log10(steps)[None] - decide[i]) / 0.2)
+        out[f"p{i}"] = 0.3 + (final - 0.3) * w + 0.03 * rng.normal(size=(n_runs, len(steps)))
+    return steps, out

@@ -32,8 +32,8 @@ import xarray as xr
 from pydantic import Field
 from scipy.stats import spearmanr
 
-from pathdep.analysis import bootstrap, data, figures, properties
-from pathdep.analysis.contract import Analysis, BootOptions, StoreInputs, on_store
+from pathdep.analysis import bootstrap, data, figures, properties, simulate
+from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.properties import PROPS
 from pathdep.analysis.result import AnalysisResult, Interval
 
@@ -154,9 +154,26 @@ def _result(table: pd.DataFrame, axis: Interval, curves: pd.DataFrame) -> Analys
                           tables={"properties": table, "by_fraction": curves}, figures=figs)
 
 
+def _simulated(n_runs: int, seed: int, coupled: bool) -> xr.Dataset:
+    """12 properties of issue 14's suite (simulate.decision_properties): spread and decision time
+    independent (null) or rank-matched (planted, the single-axis model)."""
+    steps, curves = simulate.decision_properties(n_runs, np.random.default_rng(seed),
+                                                 coupled=coupled)
+    return simulate.with_behavior(simulate.store(n_runs, steps, seed=seed), curves)
+
+
+# The claim was withdrawn (the module docstring): the simulation shows it claims nothing.
+SIMULATION = Simulation(
+    null=lambda n, seed: _simulated(n, seed, False),
+    planted=lambda n, seed: _simulated(n, seed, True),
+    claims=lambda res: bool(res.summary.get("axis_tests_single_axis_model", False)),
+    effect="spread rank-matched to decision time (the single-axis model); the claim is withdrawn",
+    options={"n_boot": 20})
+
 ANALYSIS = Analysis(
     "predictiveness",
     "E: does a property's mid-training value predict its final value, and how does that relate to "
     "agreement between runs?",
     label="E", section="predictiveness", run=on_store(predictiveness),
-    options=PredictivenessOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3))
+    options=PredictivenessOptions, inputs=StoreInputs(any_of=(*PROPS, "logprob"), min_runs=3),
+    simulation=SIMULATION)
