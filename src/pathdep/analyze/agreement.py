@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import data, figures, pairs, simulate, tokens
+from pathdep.analysis import data, figures, pairs, power, simulate, tokens
 from pathdep.analysis.contract import Analysis, Simulation, StepOptions, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
@@ -95,7 +95,7 @@ def _outliers(ds: xr.Dataset, x: np.ndarray, idx: np.ndarray, names: list[str], 
     return pd.DataFrame(rows), flagged
 
 
-def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame) -> str:
+def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame, n_runs: int) -> str:
     text = (f"At step {step}, per-token log-probs agree between runs with Pearson r = "
             f"{ag.pearson_mean} and Spearman ρ = {ag.spearman_mean} (mean over {len(ag.pairs)} "
             f"pair{'s' if len(ag.pairs) != 1 else ''})")
@@ -106,8 +106,9 @@ def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame) -> str:
                        f"among {top['category']} tokens ({top['lift']:.1f}× their share, "
                        f"stratified permutation p = {top['p_stratified']:.2g} over "
                        f"{len(enr)} categories).")
+    limit = power.cannot_tell("agreement", n_runs)
     return text + ("; no token category is over-represented among the largest disagreements "
-                   "for their difficulty.")
+                   "for their difficulty" + (f", {limit}." if limit else "."))
 
 
 def _categories(ds: xr.Dataset, idx: np.ndarray, flagged: np.ndarray, difficulty: np.ndarray,
@@ -160,7 +161,7 @@ def agreement(ds: xr.Dataset, options: AgreementOptions | None = None,
     }
     return AnalysisResult(
         name="agreement", question="A (agreement between runs)",
-        verdict=_verdict(step_value, ag, enr),
+        verdict=_verdict(step_value, ag, enr, len(names)),
         summary={"step": step_value, "n_runs": len(names), "n_tokens": int(len(idx)),
                  "pearson_mean": ag.pearson_mean, "spearman_mean": ag.spearman_mean,
                  "top_outlier_category": str(enr.iloc[0]["category"]),

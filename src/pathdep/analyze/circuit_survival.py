@@ -26,7 +26,7 @@ import xarray as xr
 from pydantic import Field
 from scipy.special import expit
 
-from pathdep.analysis import bootstrap, circuits, data, figures, simulate
+from pathdep.analysis import bootstrap, circuits, data, figures, power, simulate
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
@@ -137,7 +137,9 @@ def circuit_survival(ds: xr.Dataset, options: CircuitSurvivalOptions | None = No
                     else f"{role.replace('_', '-')} score >= {threshold:g}")
             parts.append(f"no {role.replace('_', '-')} head ({rule}) formed in any run")
     summary["replaced_runs"] = int(sum(v["replaced"] for k, v in summary.items() if k in ROLES))
-    verdict = "; ".join(parts)
+    limit = None if summary["replaced_runs"] else power.cannot_tell("circuit_survival",
+                                                                    ds.sizes["run"])
+    verdict = "; ".join(parts) + (f"; no first circuit was replaced, {limit}" if limit else "")
     verdict = verdict[0].upper() + verdict[1:] + "."
     return AnalysisResult(name="circuit_survival", question="G (survival of circuits)",
                           verdict=verdict, summary=summary,

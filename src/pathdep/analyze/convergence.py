@@ -26,6 +26,7 @@ from pathdep.analysis import (
     distributions,
     figures,
     pairs,
+    power,
     properties,
     simulate,
     tokens,
@@ -156,7 +157,7 @@ def _mid_end(ds) -> tuple[int, int, np.ndarray, str]:
 
 
 def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval, note: str = "",
-             same: bool = False) -> str:
+             same: bool = False, n_runs: int = 0) -> str:
     first, last = curve.iloc[0], curve.iloc[-1]
     text = (f"From step {int(first['step'])} to step {int(last['step'])}, mean pairwise Pearson r of per-token "
             f"log-probs goes from {first['pearson']:.3g} to {last['pearson']:.3g} "
@@ -173,7 +174,7 @@ def _verdict(curve: pd.DataFrame, caps: pd.DataFrame, tok: Interval, note: str =
         n, k = len(differed), int(differed["agree_end"].sum())
         text += (f"; of {n} capabilit{'ies' if n != 1 else 'y'} some runs lacked at mid-training, "
                  f"{k} {'are' if k != 1 else 'is'} alike in all runs by the end")
-    return text + "; " + _persistence_text(tok)
+    return text + "; " + _persistence_text(tok, n_runs)
 
 
 def persistence(tok: Interval) -> str | None:
@@ -184,7 +185,7 @@ def persistence(tok: Interval) -> str | None:
     return "persist" if tok.high < CHANCE else "resolve" if tok.low > CHANCE else "chance"
 
 
-def _persistence_text(tok: Interval) -> str:
+def _persistence_text(tok: Interval, n_runs: int = 0) -> str:
     """The token-persistence clause, against its chance level.
 
     A top mid-training disagreement falls in the less-disagreed half at the end with
@@ -200,8 +201,10 @@ def _persistence_text(tok: Interval) -> str:
     how = {"persist": "mid-training disagreements persist",
            "resolve": "mid-training disagreements resolve more often than chance",
            "chance": "mid-training disagreements do not predict end ones (chance level)"}[claim]
+    limit = power.cannot_tell("convergence", n_runs) if claim == "chance" and n_runs else None
     return (f"of the tokens runs disagreed on most mid-training, {share} are in the "
-            f"less-disagreed half by the end, against {CHANCE:.0%} by chance: {how}.")
+            f"less-disagreed half by the end, against {CHANCE:.0%} by chance: {how}"
+            + (f", {limit}." if limit else "."))
 
 
 class ConvergenceOptions(BootOptions):
@@ -250,7 +253,8 @@ def convergence(ds: xr.Dataset, options: ConvergenceOptions | None = None,
     if with_kl:
         summary["kl_end"] = Interval(last["kl"], last["kl_low"], last["kl_high"])
     return AnalysisResult(name="convergence", question="A/E (convergence over training)",
-                          verdict=_verdict(curve, caps, tok, note, mid == end), summary=summary,
+                          verdict=_verdict(curve, caps, tok, note, mid == end, len(rows)),
+                          summary=summary,
                           tables={"by_step": curve, "capabilities": caps}, figures=figs)
 
 

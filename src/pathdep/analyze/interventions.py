@@ -64,7 +64,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from pydantic import Field
 
-from pathdep.analysis import bootstrap, data, figures, simulate
+from pathdep.analysis import bootstrap, data, figures, power, simulate
 from pathdep.analysis.bimodality import bimodality
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.intervention_effects import classify, follow_all
@@ -169,6 +169,8 @@ def _verdict(table, bim, share, mean_ret, by, floors, npairs) -> str:
         text += (f"; retained fractions are {how} (SigClust p = {bim['sigclust_p']:.2g}, "
                  f"dip p = {bim['dip_p']:.2g}, ΔBIC = {bim['delta_bic']:.1f}, n = {n_eff}"
                  + (", a small sample" if n_eff < 20 else "") + ")")
+        limit = None if bim["label"] == "clustered" else power.cannot_tell("interventions", n_eff)
+        text += f", {limit}" if limit else ""
         eta2 = bim.get("eta2_branch_step")
         if bim["label"] == "clustered" and eta2 is not None and eta2 >= 0.5:
             text += (f", but the branch step explains {eta2:.0%} of their variance: the modes "

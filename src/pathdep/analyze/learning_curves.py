@@ -46,7 +46,7 @@ import xarray as xr
 from pydantic import Field
 from scipy.stats import spearmanr
 
-from pathdep.analysis import bootstrap, curve_fit, data, figures, simulate, tokens
+from pathdep.analysis import bootstrap, curve_fit, data, figures, power, simulate, tokens
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
@@ -227,6 +227,8 @@ def learning_curves(ds: xr.Dataset, options: LearningCurvesOptions | None = None
             "of curves that never un-learn, so some tokens are forgotten" if summary["forgetting"]
             else f"the non-monotone share is within the {NOISE_SHARE:.0%} that checkpoint noise "
             "alone gives, so this is no evidence that tokens are forgotten"))
+    limit = None if summary["forgetting"] else power.cannot_tell("learning_curves", len(per_run))
+    verdict += f", {limit}" if limit else ""
     if len(per_run) > 1:
         agree, rho = _agreement(cls, aoa, n_boot, seed)
         summary.update(class_agreement=agree, aoa_rank_correlation=rho)
