@@ -19,8 +19,10 @@ the type-II F-test of the main-effects model (Fox & Weisberg 2019, ch. 5; the
 test ``anova_lm(typ=2)`` prints), Holm-adjusted over every property x factor
 test (Holm 1979), at 0.05. The factor with the largest median share is named
 either way, but without a significant test the verdict says that no factor's
-share exceeds what seed noise gives; without replicated cells there is no
-residual to test against, and the verdict says the suite cannot tell.
+share exceeds what seed noise gives. Without replicated cells the residual is
+the factors' interaction, and the F-test against it assumes the factors add
+(Tukey 1949's one-degree-of-freedom situation): the verdict says so; with no
+residual degrees of freedom at all it says the suite cannot tell.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def _final_tokens(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
                      if d[r].any() else np.full(len(idx), np.nan) for r in range(d.shape[0])])
 
 
-def _effects_text(found: pd.DataFrame, tests: pd.DataFrame, n_runs: int) -> str:
+def _effects_text(found: pd.DataFrame, tests: pd.DataFrame, n_runs: int, reps: bool) -> str:
     """The claim: which factors have an effect beyond seed noise (Holm-adjusted F-tests)."""
     n = int(tests["p_value"].notna().sum())
     if not n:
@@ -158,7 +160,8 @@ def _effects_text(found: pd.DataFrame, tests: pd.DataFrame, n_runs: int) -> str:
                 "from noise: this suite cannot tell whether any factor has an effect.")
     if len(found):
         by = found.groupby("factor")["property"].count().sort_values(ascending=False)
-        return ("F-tests (Holm-adjusted over the " + f"{n} property x factor tests) find an "
+        against = "" if reps else ", against the interaction, which assumes the factors add"
+        return ("F-tests (Holm-adjusted over the " + f"{n} property x factor tests{against}) find an "
                 "effect of " + "; ".join(f"{f} on {k} propert{'ies' if k != 1 else 'y'}"
                                          for f, k in by.items()) + ".")
     limit = power.cannot_tell("factor_variance", n_runs)
@@ -207,7 +210,7 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
     verdict = (f"Across {table['property'].nunique()} properties, the factor explaining most "
                f"final-value variance is {top.index[0]} (median share {top.iloc[0]:.2g}); the "
                f"residual ({residual}) has median share {med.get('residual', np.nan):.2g}"
-               f"{properties.chance_note(P)}; " + _effects_text(found, tests, ds.sizes["run"]))
+               f"{properties.chance_note(P)}; " + _effects_text(found, tests, ds.sizes["run"], reps))
     fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
                        err=("share_low", "share_high"))
     summary = {"factors": list(fac), "replicated": reps,
