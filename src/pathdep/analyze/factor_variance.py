@@ -213,7 +213,7 @@ def factor_variance(ds: xr.Dataset, options: FactorVarianceOptions | None = None
                f"{properties.chance_note(P)}; " + _effects_text(found, tests, ds.sizes["run"], reps))
     fig = figures.bars(table, "property", "share", "source", title="Share of variance by factor",
                        err=("share_low", "share_high"))
-    summary = {"factors": list(fac), "replicated": reps,
+    summary = {"factors": list(fac), "replicated": reps, "n_runs": int(ds.sizes["run"]),
                "factor_effects": [f"{r.factor} on {r.property}" for r in found.itertuples()], "at_chance": P.attrs.get("at_chance", []),
                "median_share": {k: float(v) for k, v in med.items()}}
     for _, r in table.iterrows():

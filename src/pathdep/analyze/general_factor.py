@@ -180,7 +180,8 @@ def general_factor(ds: xr.Dataset, options: GeneralFactorOptions | None = None,
         summary={"pc1_share": share, "null_pc1_share": null, "p_value": p, "alpha": ALPHA,
                  "n_perm": n_perm, "general_factor": bool(beats and same_sign),
                  "same_sign": same_sign,
-                 "loadings": dict(zip(INDICATORS, loads, strict=True)), "n_properties": len(ind)},
+                 "loadings": dict(zip(INDICATORS, loads, strict=True)), "n_properties": len(ind),
+                 "n_runs": n},
         tables={"indicators": ind, "loadings": load_df}, figures=figs)
 
 
