@@ -2,8 +2,11 @@
 
 ``calibration.json`` beside this module is the output of
 
-    pathdep calibrate --runs 4 --runs 8 --runs 16 --runs 32 --reps 100 --seed 1 --json \\
+    pathdep calibrate --runs 4 --runs 8 --runs 16 --reps 100 --seed 1 --json \\
         -o src/pathdep/analysis/calibration.json
+
+(fewer reps for the slowest simulation, and 32-run rows for some analyses:
+docs/calibration.md says which).
 
 (docs/calibration.md shows it as a table). :func:`at` gives an analysis's
 false-positive rate and power at the calibrated size nearest below a suite's

@@ -12,7 +12,7 @@ the flagged tokens permuted within deciles of difficulty, max-T over categories)
 and a lift above 1.5; Fisher's exact test, one category at a time with tokens
 independent, stays in the table as description. Difficulty is measured with
 noise, so a little confounding by it remains with few runs (docs/calibration.md:
-17 % false claims at 4 runs, 2 % at 8, when run-to-run noise is 40 % of
+19 % false claims at 4 runs, 1 % at 8, when run-to-run noise is 40 % of
 difficulty). Intervals: Multi-Bootstrap over runs and sequences (methods.md §8).
 """
 
