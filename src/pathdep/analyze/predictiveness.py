@@ -167,7 +167,7 @@ SIMULATION = Simulation(
     null=lambda n, seed: _simulated(n, seed, False),
     planted=lambda n, seed: _simulated(n, seed, True),
     claims=lambda res: bool(res.summary.get("axis_tests_single_axis_model", False)),
-    effect="spread rank-matched to decision time (the single-axis model); the claim is withdrawn",
+    effect="a single-axis suite, spread rank-matched to decision time (the claim is withdrawn)",
     options={"n_boot": 20})
 
 ANALYSIS = Analysis(
