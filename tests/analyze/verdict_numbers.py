@@ -8,7 +8,8 @@ values or True values, or a list of the summary holds. Percentages are
 compared as shares too. Digits inside names (``seed0-data1``, ``L1H2``,
 ``log10``) and years of citations ("Ainsworth et al. 2023") are not numbers. A
 verdict that quotes the shipped calibration of its analysis (power at a suite
-size, the planted effect: analysis/calibration.json) is backed by that table.
+size, the planted effect: analysis/calibration.json, and the power it is held
+to, analysis/power.ENOUGH) is backed by that table.
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ def unbacked(verdict: str, summary, tables: dict[str, pd.DataFrame],
              constants: set[str] = frozenset(), name: str | None = None) -> list[str]:
     """Numbers of ``verdict`` backed by nothing in ``summary`` and ``tables`` (nor in
     ``constants``, nor, given the analysis ``name``, in its shipped calibration)."""
+    from pathdep.analysis.power import ENOUGH
+
     cal = calibration_of(name) if name else []
-    vals = source_values([summary, cal], tables)
+    vals = source_values([summary, cal, [ENOUGH] if cal else []], tables)
     quoted = {s for r in cal for s, _ in numbers_in(str(r.get("effect", "")))}
     return [s for s, pct in numbers_in(verdict)
             if s not in constants and s not in quoted and not _backed(s, pct, vals)]
