@@ -23,6 +23,7 @@ local posterior. Its LLC is left out of the mean and the sd.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import tempfile
@@ -99,6 +100,19 @@ def divergence(trace: np.ndarray, init_loss: float) -> str:
     if rise > max(RISE_SHARE * max(excess, 0.0), noise):
         return f"loss still rising ({rise:.3g} nats over the second half of the draws)"
     return ""
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Torch's intra-op threads set to ``n`` inside the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _dataset(tokens: np.ndarray):
