@@ -104,3 +104,42 @@ def test_the_verdict_says_each_part_or_why_not_and_its_numbers_are_its_tables(ca
     else:
         assert "not lined up with induction heads: the store has no head scores" in v
 
+
+
+@pytest.fixture(scope="module")
+def tiny_suite(tmp_path_factory):
+    """Three tiny Markov runs (4 checkpoints each), measured."""
+    pytest.importorskip("devinterp")
+    from pathdep.measure import measure
+    from pathdep.spec import parse_spec
+    from pathdep.train import train
+    from tests.conftest import tiny_spec_dict
+
+    root = tmp_path_factory.mktemp("llc") / "suite"
+    suite = train(parse_spec(tiny_spec_dict(grid={"seed": [0, 1, 2], "data_seed": [0]})), root)
+    measure(suite, out=root / "measurements.zarr")
+    return suite
+
+
+def test_on_a_trained_suite_each_chosen_checkpoint_is_estimated_and_stated(tiny_suite):
+    from pathdep.analyze.llc import llc
+
+    res = llc(tiny_suite, None, max_checkpoints=3, draws=6, n_boot=20)
+    df, traces = res.tables["llc"], res.tables["traces"]
+    want = {(r.id, s) for r in tiny_suite.runs for s in st.subsample(r.steps, 3)}
+    assert set(zip(df["run"], df["step"], strict=True)) == want and len(df) == len(want)
+    assert len(traces) == len(df) * 2 * 6 and np.isfinite(df["llc_mean"]).all()
+    k = res.summary["n_chains_diverged"]
+    assert k == df["n_diverged"].sum() and ("none of the" in res.verdict) == (k == 0)
+    assert unbacked(res.verdict, res.summary, res.tables) == [], res.verdict
+    assert set(res.figures) == {"llc_curves", "sgld_traces"}
+
+
+def test_chains_that_blow_up_are_flagged_left_out_and_named(tiny_suite):
+    from pathdep.analyze.llc import llc
+
+    res = llc(tiny_suite, None, max_checkpoints=2, max_runs=1, draws=8, lr=5.0, n_boot=20)
+    df = res.tables["llc"]
+    assert (df["n_diverged"] > 0).all() and df["diverged"].str.contains("chain").all()
+    assert res.summary["n_chains_diverged"] == df["n_diverged"].sum() > 0
+    assert "diverged (at " in res.verdict and "nan" not in res.verdict.lower()
