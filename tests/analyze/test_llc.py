@@ -133,6 +133,15 @@ def test_on_a_trained_suite_each_chosen_checkpoint_is_estimated_and_stated(tiny_
     assert k == df["n_diverged"].sum() and ("none of the" in res.verdict) == (k == 0)
     assert unbacked(res.verdict, res.summary, res.tables) == [], res.verdict
     assert set(res.figures) == {"llc_curves", "sgld_traces"}
+    from pathdep.analysis.weight_stats import STATS, weight_stats
+    from pathdep.models import load_model
+
+    w = res.tables["weights"]
+    assert set(zip(w["run"], w["step"], strict=True)) == want
+    run = tiny_suite.runs[1]
+    row = w[(w["run"] == run.id)].iloc[-1]
+    direct = weight_stats(load_model(run, run.checkpoint(int(row["step"]))))
+    assert row[list(STATS)].astype(float).to_dict() == pytest.approx(direct)
 
 
 def test_chains_that_blow_up_are_flagged_left_out_and_named(tiny_suite):

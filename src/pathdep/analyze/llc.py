@@ -21,6 +21,9 @@ compared, and the j-th boundary's step across runs gets a bootstrap interval
 ("cannot tell" below 3 runs). Where the store's head scores show induction heads
 forming (:mod:`pathdep.analysis.circuits`, the one definition of "formed"), each
 run's formation step is lined up with its nearest stage boundary.
+
+The same pass records the weight statistics of Hu et al. 2023 at each
+estimated checkpoint (table ``weights``: :mod:`pathdep.analysis.weight_stats`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathdep.analysis import llc_stages as st
 from pathdep.analysis import sgld_llc as sg
 from pathdep.analysis.contract import Analysis, BootOptions, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
+from pathdep.analysis.weight_stats import weight_stats
 from pathdep.analyze import llc_report as rep
 from pathdep.lmc.inputs import eval_inputs
 from pathdep.models import load_model
@@ -98,15 +102,17 @@ def choose_runs(suite: Suite, o: LLCOptions) -> tuple[list[Run], list[str], list
 
 
 def _estimate_all(runs: list[Run], tokens: np.ndarray, o: LLCOptions
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(llc rows, trace rows) for every chosen checkpoint of every run."""
-    settings, rows, traces = _settings(o, len(tokens)), [], []
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(llc rows, trace rows, weight statistics) for every chosen checkpoint of every run."""
+    settings, rows, traces, weights = _settings(o, len(tokens)), [], [], []
     plan = [(run, ck) for run in runs
             for ck in (c for s in st.subsample(run.steps, o.max_checkpoints)
                        for c in run.checkpoints if c.step == s)]
     with bar("llc: SGLD per checkpoint", total=len(plan), info="") as pb:
         for run, ck in plan:
-            est = sg.estimate(load_model(run, ck), tokens, settings)
+            model = load_model(run, ck)
+            weights.append({"run": run.id, "step": ck.step, **weight_stats(model)})
+            est = sg.estimate(model, tokens, settings)
             why = "; ".join(f"chain {c}: {w}" for c, w in enumerate(est.why) if w)
             rows.append({"run": run.id, "step": ck.step, "llc_mean": est.llc_mean,
                          "llc_sd": est.llc_sd, "n_chains": int((~est.diverged).sum()),
@@ -118,7 +124,7 @@ def _estimate_all(runs: list[Run], tokens: np.ndarray, o: LLCOptions
                             "diverged": bool(est.diverged[c])} for i, v in enumerate(tr)]
             pb.update(info=f"{run.id}@{ck.step}: {est.llc_mean:.3g}")
             pb.advance()
-    return pd.DataFrame(rows), pd.DataFrame(traces)
+    return pd.DataFrame(rows), pd.DataFrame(traces), pd.DataFrame(weights)
 
 
 def _stages(df: pd.DataFrame, o: LLCOptions) -> pd.DataFrame:
@@ -175,7 +181,7 @@ def llc(suite: Suite, store=None, options: LLCOptions | None = None,
         raise data.Skip("the suite has no run with checkpoints (branch runs left out)")
     inputs = eval_inputs(suite, store, o.n_sequences)
     with sg.threads(o.threads):
-        df, traces = _estimate_all(runs, inputs.tokens, o)
+        df, traces, weights = _estimate_all(runs, inputs.tokens, o)
     stages = _stages(df, o)
     timing = st.timing({r: [int(s) for s in str(b).split()] for r, b in
                         zip(stages["run"], stages["boundaries"].fillna(""), strict=True)},
@@ -189,7 +195,7 @@ def llc(suite: Suite, store=None, options: LLCOptions | None = None,
     return AnalysisResult(
         NAME, "G (developmental stages)", rep.verdict(s), s,
         tables={"llc": df, "stages": stages, "timing": timing, "induction": induction,
-                "traces": traces},
+                "traces": traces, "weights": weights},
         figures={"llc_curves": rep.curves(df, stages), "sgld_traces": rep.trace_figure(traces)})
 
 

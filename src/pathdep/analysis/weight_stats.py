@@ -1,0 +1,42 @@
+"""Per-checkpoint weight statistics: norms and singular-value statistics of a model's weights.
+
+    from pathdep.analysis.weight_stats import weight_stats
+    weight_stats(model)   # {"weight_l1": ..., "weight_l2": ..., "sv_mean": ..., ...}
+
+Hu, Chen, Saphra and Cho ("Latent State Models of Training Dynamics", TMLR
+2023) describe each checkpoint by statistics of its weights beside its
+losses: the L1 and L2 norms of the weights and the mean and variance of the
+singular values of the weight matrices, among others (their λ_max, the
+largest eigenvalue, is here the largest singular value). Here:
+
+- ``weight_l1``: Σ|w| over every parameter;
+- ``weight_l2``: √(Σ w²) over every parameter;
+- ``sv_mean``, ``sv_var``: mean and variance of the singular values of all
+  2-D parameters (weight matrices and embeddings) pooled;
+- ``sv_max``: the largest of those singular values (the largest spectral norm).
+
+They are computed where the llc analysis loads its checkpoints (table
+``weights`` of its result), not at measurement time: the store has no
+variable for them yet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STATS = ("weight_l1", "weight_l2", "sv_mean", "sv_var", "sv_max")
+
+
+def weight_stats(model) -> dict[str, float]:
+    """The statistics of ``model``'s parameters (a torch module), in float64."""
+    l1 = sq = 0.0
+    svs = []
+    for p in model.parameters():
+        w = p.detach().to("cpu").double().numpy()
+        l1 += float(np.abs(w).sum())
+        sq += float((w * w).sum())
+        if w.ndim == 2:
+            svs.append(np.linalg.svd(w, compute_uv=False))
+    s = np.concatenate(svs) if svs else np.array([np.nan])
+    return {"weight_l1": l1, "weight_l2": float(np.sqrt(sq)), "sv_mean": float(s.mean()),
+            "sv_var": float(s.var()), "sv_max": float(s.max())}
