@@ -133,7 +133,7 @@ def test_on_a_trained_suite_each_chosen_checkpoint_is_estimated_and_stated(tiny_
     assert k == df["n_diverged"].sum() and ("none of the" in res.verdict) == (k == 0)
     assert unbacked(res.verdict, res.summary, res.tables) == [], res.verdict
     assert set(res.figures) == {"llc_curves", "sgld_traces"}
-    from pathdep.analysis.weight_stats import STATS, weight_stats
+    from pathdep.measure.weights import STATS, weight_stats
     from pathdep.models import load_model
 
     w = res.tables["weights"]

@@ -23,7 +23,7 @@ forming (:mod:`pathdep.analysis.circuits`, the one definition of "formed"), each
 run's formation step is lined up with its nearest stage boundary.
 
 The same pass records the weight statistics of Hu et al. 2023 at each
-estimated checkpoint (table ``weights``: :mod:`pathdep.analysis.weight_stats`).
+estimated checkpoint (table ``weights``: :mod:`pathdep.measure.weights`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from pathdep.analysis import llc_stages as st
 from pathdep.analysis import sgld_llc as sg
 from pathdep.analysis.contract import Analysis, BootOptions, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
-from pathdep.analysis.weight_stats import weight_stats
 from pathdep.analyze import llc_report as rep
 from pathdep.lmc.inputs import eval_inputs
+from pathdep.measure.weights import weight_stats
 from pathdep.models import load_model
 from pathdep.progress import bar
 from pathdep.suites import Run, Suite

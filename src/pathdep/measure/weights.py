@@ -1,6 +1,6 @@
 """Per-checkpoint weight statistics: norms and singular-value statistics of a model's weights.
 
-    from pathdep.analysis.weight_stats import weight_stats
+    from pathdep.measure.weights import weight_stats
     weight_stats(model)   # {"weight_l1": ..., "weight_l2": ..., "sv_mean": ..., ...}
 
 Hu, Chen, Saphra and Cho ("Latent State Models of Training Dynamics", TMLR
@@ -15,16 +15,18 @@ largest eigenvalue, is here the largest singular value). Here:
   2-D parameters (weight matrices and embeddings) pooled;
 - ``sv_max``: the largest of those singular values (the largest spectral norm).
 
-They are computed where the llc analysis loads its checkpoints (table
-``weights`` of its result), not at measurement time: the store has no
-variable for them yet.
+They are measured with the other per-checkpoint values (store variable
+``weight_stats[run, step, wstat]``, docs/store.md; stores created before it
+lack it) and are metrics of the training maps (analyze/training_maps.py); the
+llc analysis also records them where it loads its checkpoints (table
+``weights``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-STATS = ("weight_l1", "weight_l2", "sv_mean", "sv_var", "sv_max")
+from pathdep.store.schema import WSTATS as STATS
 
 
 def weight_stats(model) -> dict[str, float]:
@@ -40,3 +42,9 @@ def weight_stats(model) -> dict[str, float]:
     s = np.concatenate(svs) if svs else np.array([np.nan])
     return {"weight_l1": l1, "weight_l2": float(np.sqrt(sq)), "sv_mean": float(s.mean()),
             "sv_var": float(s.var()), "sv_max": float(s.max())}
+
+
+def weight_vector(model) -> np.ndarray:
+    """:func:`weight_stats` in the order of the store's ``wstat`` (STATS)."""
+    stats = weight_stats(model)
+    return np.array([stats[k] for k in STATS], dtype=np.float64)
