@@ -32,6 +32,7 @@ def test_stages_cut_at_changes_of_slope_and_plateaus():
     assert cut.pattern == "rise→plateau→rise" and cut.boundaries == [20, 80]
     falls = st.stages(steps[:4], [0, 100, 40, 40], [0] * 4)
     assert falls.pattern == "rise→fall→plateau" and falls.boundaries == [10, 20]
+    assert st.stages([5], [1.0], [0.1]).pattern == st.FEW
 
 
 def test_a_change_within_the_chains_noise_is_a_plateau():

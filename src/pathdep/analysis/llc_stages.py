@@ -37,6 +37,7 @@ from pathdep.analysis.result import Interval
 
 MIN_RUNS = 3  # runs with a boundary below which its timing across runs cannot tell
 KINDS = {1: "rise", 0: "plateau", -1: "fall"}
+FEW = "fewer than 2 estimates"  # the pattern of a run with no slope to cut
 
 
 def subsample(steps: list[int], k: int) -> list[int]:
@@ -69,8 +70,8 @@ def stages(steps, llc, se, plateau: float = 0.1) -> Stages:
     """Cut one run's LLC curve (``llc`` and its standard error ``se`` at ``steps``)."""
     steps = [int(s) for s in steps]
     y, e = np.asarray(llc, float), np.nan_to_num(np.asarray(se, float), nan=0.0)
-    if len(y) < 2:
-        return Stages(steps, [], "", [])
+    if len(y) < 2:  # one estimate (or none): no slope to cut
+        return Stages(steps, [], FEW, [])
     span = float(np.ptp(y))
     d = np.diff(y)
     tol = np.maximum(plateau * span, 2 * np.hypot(e[:-1], e[1:]))
