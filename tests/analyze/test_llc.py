@@ -9,6 +9,7 @@ import pytest
 
 from pathdep.analysis import circuits
 from pathdep.analysis import llc_stages as st
+from pathdep.analysis.result import fmt
 from pathdep.analyze import llc_report as rep
 from pathdep.analyze.llc import LLCOptions, _induction, formation
 
@@ -67,7 +68,7 @@ def test_induction_formation_comes_from_the_store_and_lines_up_with_the_nearest_
     assert formation(synthetic.base(n_runs=2), ["run0"])[1] == "the store has no head scores"
 
 
-def _tables(n_runs: int, formed: dict, diverged_at: int | None = None):
+def _tables(n_runs: int, formed: dict, diverged_at: int | None = None, n_boot: int = 50):
     runs = [f"r{i}" for i in range(n_runs)]
     rows = [{"run": r, "step": s, "llc_mean": 10.0 + 5 * j + i, "llc_sd": 0.5, "n_chains": 2,
              "n_diverged": int(diverged_at == j and i == 0), "init_loss": 3.0, "diverged": ""}
@@ -76,18 +77,20 @@ def _tables(n_runs: int, formed: dict, diverged_at: int | None = None):
     stages = pd.DataFrame({"run": runs, "pattern": ["rise→plateau"] * n_runs,
                            "boundaries": [str(100 + 10 * i) for i in range(n_runs)],
                            "n_boundaries": 1, "n_checkpoints": 4})
-    timing = st.timing({r: [100 + 10 * i] for i, r in enumerate(runs)}, n_boot=50)
+    timing = st.timing({r: [100 + 10 * i] for i, r in enumerate(runs)}, n_boot=n_boot)
     return df, stages, timing, _induction(formed, stages)
 
 
-@pytest.mark.parametrize("case", ["none formed", "formed", "two runs", "no head scores"])
+@pytest.mark.parametrize("case", ["none formed", "formed", "two runs", "no head scores",
+                                  "no bootstrap"])
 def test_the_verdict_says_each_part_or_why_not_and_its_numbers_are_its_tables(case):
-    o = LLCOptions(n_boot=50)
+    o = LLCOptions(n_boot=0 if case == "no bootstrap" else 50)
     n = 2 if case == "two runs" else 4
     formed = {"r0": 90, "r1": 130, "r2": None, "r3": None} if case == "formed" else (
         {f"r{i}": None for i in range(n)})
     why = "the store has no head scores" if case == "no head scores" else ""
-    df, stages, timing, induction = _tables(n, {} if why else formed, diverged_at=2)
+    df, stages, timing, induction = _tables(n, {} if why else formed, diverged_at=2,
+                                            n_boot=o.n_boot)
     s = rep.summary(df, stages, timing, induction, o, why)
     v = rep.verdict(s)
     assert "nan" not in v.lower() and v.endswith(".")
@@ -102,8 +105,10 @@ def test_the_verdict_says_each_part_or_why_not_and_its_numbers_are_its_tables(ca
                                                                             110 / 130])))
     elif case == "two runs":
         assert "cannot tell (at least 3 needed)" in v and "first stage boundary" not in v
-    else:
+    elif case == "no head scores":
         assert "not lined up with induction heads: the store has no head scores" in v
+    else:  # no intervals: the values alone
+        assert f"falls at step {fmt(s['first_boundary'].value)} (" in v
 
 
 

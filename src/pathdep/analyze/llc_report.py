@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from pathdep.analysis import circuits
 from pathdep.analysis import llc_stages as st
 from pathdep.analysis.bootstrap import mean_over_runs
-from pathdep.analysis.result import Interval
+from pathdep.analysis.result import Interval, fmt
 
 MAX_NAMED = 4  # diverged estimates named in the verdict
 
@@ -53,13 +53,18 @@ def summary(df: pd.DataFrame, stages: pd.DataFrame, timing: pd.DataFrame,
     }
 
 
+def _iv(iv: Interval) -> str:
+    """The interval as printed, or its value alone where it has no bounds (n_boot = 0)."""
+    return str(iv) if np.isfinite([iv.low, iv.high]).all() else fmt(iv.value)
+
+
 def _head(s: dict) -> str:
     k = s["settings"]
     head = (f"LLC by devinterp's SGLD ({k['chains']} chains of {k['draws']} draws, "
             f"nβ {k['nbeta']:g}, ε {k['lr']:g}, γ {k['localization']:g}) at up to "
             f"{k['max_checkpoints']} log-spaced checkpoints of each of {s['n_runs']} run(s)")
     if s["final_llc"] is not None:
-        head += (f"; at each run's last estimated checkpoint it is {s['final_llc']} "
+        head += (f"; at each run's last estimated checkpoint it is {_iv(s['final_llc'])} "
                  "(mean over runs, bootstrap 95 %)")
     return head
 
@@ -71,7 +76,7 @@ def _stages_text(s: dict) -> str:
                 f"{s['min_runs']} needed)")
     text = f"{s['n_modal']} of {n} runs share the stage pattern {s['modal_pattern']}"
     if s["first_boundary"] is not None:
-        return (text + f"; the first stage boundary falls at step {s['first_boundary']} "
+        return (text + f"; the first stage boundary falls at step {_iv(s['first_boundary'])} "
                 f"(geometric mean over the {s['first_boundary_runs']} runs that have one, "
                 "bootstrap 95 %)")
     if s["first_boundary_runs"] == 0:
