@@ -161,3 +161,20 @@ def test_weight_statistics_are_metrics_and_their_detours_are_found(planted):
     assert res.summary["n_states"] == 3 and sorted(res.summary["detour_runs"]) == ["run8", "run9"]
     decoded = res.tables["states"]["state"].to_numpy().reshape(seqs.shape)
     assert (decoded == seqs).mean() >= 0.95
+
+
+def test_weight_statistics_join_the_behaviour_and_loss_metrics(planted):
+    from pathdep.analyze.training_maps import metric_table
+    from pathdep.store.schema import WSTATS
+
+    ds, seqs = planted
+    y = np.random.default_rng(2).normal(size=(*seqs.shape, len(WSTATS)))
+    both = ds.assign(weight_stats=(("run", "step", "wstat"), y)).assign_coords(wstat=list(WSTATS))
+    P = metric_table(both)
+    names = list(P["property"].values)
+    assert "loss" in names and "behavior:facts" in names
+    for j, k in enumerate(WSTATS):
+        assert np.array_equal(P.sel(property=f"weights:{k}").transpose("run", "step").values,
+                              y[..., j])
+    assert list(P.sel(property=[f"weights:{k}" for k in WSTATS])["family"].values) == (
+        ["weights"] * len(WSTATS))

@@ -90,7 +90,21 @@ def metric_table(ds: xr.Dataset) -> xr.DataArray:
     if not cols:
         raise data.Skip("the store has no loss, train_loss, icl_score, behavior, head_score "
                         "or weight_stats")
-    return xr.concat(cols, dim="property") if len(cols) > 1 else cols[0]
+    return xr.concat(_same_coords(cols), dim="property") if len(cols) > 1 else cols[0]
+
+
+def _same_coords(cols: list[xr.DataArray]) -> list[xr.DataArray]:
+    """Each column with every per-property coordinate of the others (behaviour's ``chance``
+    and ``n_items``), filled with NaN, 0 or "" where it has none, so they concatenate."""
+    extra = {}
+    for c in cols:
+        for name, v in c.coords.items():
+            if name != "property" and v.dims == ("property",):
+                extra.setdefault(name, v.dtype)
+    fill = {"f": np.nan, "i": 0, "U": ""}
+    return [c.assign_coords({n: ("property", np.full(c.sizes["property"], fill.get(dt.kind, ""),
+                                                     dtype=dt))
+                             for n, dt in extra.items() if n not in c.coords}) for c in cols]
 
 
 def choose_metrics(P: xr.DataArray) -> tuple[list[str], pd.DataFrame]:
