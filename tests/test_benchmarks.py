@@ -24,6 +24,7 @@ TINY = {
     "analysis_scale.py": (["--tokens", "2000", "--steps", "3", "--n-boot", "20"], ""),
     "training_maps.py": ([], ""),
     "eval_memory.py": (["--tokens", "4096", "--tokens", "8192"], "peak growth"),
+    "induction_vocab.py": (["--steps", "3", "--every", "2", "--symbols", "32"], "prefix-matching"),
 }
 
 

@@ -24,7 +24,7 @@ SHIPPED = {
     "demo.toml": "fec4d5d0defd2eca",
     "interventions.toml": "7ad970cde0583e92",
     "quick.toml": "dd116b58d19fd23a",
-    "induction.toml": "7b238e9b399314bc",
+    "induction.toml": "e24ef671424f6a41",  # cycle layout, 600 steps, rotary crossed (issue 13)
     "text.toml": "2e4766aa20b33767",
 }
 OLD_SHIPPED = {  # rotary_pct = 0.25 (the default before issue 13)

@@ -82,6 +82,7 @@ SMALL = {  # each checkpoint analysis at its smallest useful size
     "forking_tokens": {"prompt": ["The capital of"], "n": 2, "max_new": 3, "threshold": 0.2},
     "prompt_dependence": {"m": 2, "max_new": 2, "temperature": [1.0]},
     "markov_algorithms": {"n_rep": 1, "length": 8},
+    "llc": {"max_runs": 3, "max_checkpoints": 3, "draws": 4, "batch_size": 2},
 }
 CHECKPOINT_ANALYSES = [a.name for a in ANALYSES if a.inputs.kind == "checkpoints"]
 
@@ -106,6 +107,8 @@ def _check(res: AnalysisResult, name: str) -> None:
 
 @pytest.mark.parametrize("name", CHECKPOINT_ANALYSES)
 def test_checkpoint_analyses_run_through_the_runner(name, suites, tmp_path):
+    if name == "llc":
+        pytest.importorskip("devinterp")  # the [llc] extra (in [dev])
     suite = suites["markov" if name == "markov_algorithms" else "world"]
     out = tmp_path / "analysis"
     results = analyze(None, out, names=[name], suite=suite, n_boot=10,
@@ -126,7 +129,8 @@ def test_default_analyses_skip_what_does_not_apply_with_a_reason(suites, tmp_pat
     """By default: forking and prompt dependence are not run; RL needs [rl]; Markov its data."""
     store = suites["world"].root + "/measurements.zarr"
     res = analyze(store, tmp_path / "a", n_boot=5, options={"instability": SMALL["instability"],
-                                                            "basins": SMALL["basins"]})
+                                                            "basins": SMALL["basins"],
+                                                            "llc": SMALL["llc"]})
     assert {"instability", "basins", "agreement"} <= set(res)
     assert "[rl]" in res.skipped["rl_paths"] and "markov" in res.skipped["markov_algorithms"]
     assert not {"forking_tokens", "prompt_dependence"} & (set(res) | set(res.skipped))

@@ -3,8 +3,10 @@
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+import xarray as xr
 from statsmodels.stats.anova import anova_lm
 
+from pathdep.analysis import simulate
 from pathdep.analyze import analyze
 from pathdep.analyze.factor_variance import decompose, factor_variance
 
@@ -104,3 +106,46 @@ def test_f_tests_match_statsmodels_and_holm_decides_the_claim():
     assert not null.summary["factor_effects"] and "exceeds what seed noise gives" in null.verdict
     planted = factor_variance(SIMULATION.planted(16, 0), n_boot=10)
     assert planted.summary["factor_effects"] == ["lr on behavior:p0"]
+
+
+def _formation_store(n_per: int, shift: int, seed: int, never: int = 0) -> xr.Dataset:
+    """Runs whose induction heads form at a checkpoint index of 6-7 (arch a) or 6-7 + shift
+    (arch b) of 20 log-spaced checkpoints; the last ``never`` runs of arch b never form one."""
+    rng = np.random.default_rng(seed)
+    n = 2 * n_per
+    arch = np.array(["a"] * n_per + ["b"] * n_per)
+    ds = simulate.store(n, simulate.log_steps(20), {"arch": arch.tolist(),
+                                                    "seed": [i % n_per for i in range(n)]},
+                        seed=seed)
+    at = rng.integers(6, 8, n) + np.where(arch == "b", shift, 0)
+    if never:
+        at[-never:] = 99
+    return simulate.with_heads(ds, at, at, rng)
+
+
+def test_formation_step_share_of_a_factor_is_recovered():
+    # Known answer: arch moves formation by 5 checkpoints (about 1.1 decades) against a
+    # 1-checkpoint jitter within each arch, so arch explains nearly all the variance.
+    res = factor_variance(_formation_store(6, 5, seed=3), n_boot=100)
+    t = res.tables["shares"]
+    row = t[(t["property"] == "formation:induction") & (t["source"] == "arch")].iloc[0]
+    assert row["share"] > 0.85
+    info = res.summary["formation"]["induction"]
+    assert info["runs"] == 12 and info["not_formed"] == [] and info["skipped"] is None
+    assert "Of the formation step of induction heads" in res.verdict
+    assert f"arch explains {row['share']:.2g}" in res.verdict
+    # ... and when arch does not move it, arch explains little.
+    res0 = factor_variance(_formation_store(6, 0, seed=3), n_boot=100)
+    t0 = res0.tables["shares"]
+    assert t0[(t0["property"] == "formation:induction") & (t0["source"] == "arch")]["share"].iloc[0] < 0.5
+
+
+def test_runs_that_never_form_are_named_not_decomposed():
+    res = factor_variance(_formation_store(6, 5, seed=4, never=2), n_boot=50)
+    info = res.summary["formation"]["induction"]
+    assert info["runs"] == 10 and info["not_formed"] == ["run10", "run11"]
+    assert "not formed in 2: run10, run11" in res.verdict
+    # fewer than 3 runs form: said, not decomposed
+    res2 = factor_variance(_formation_store(2, 5, seed=4, never=2), n_boot=50)
+    assert res2.summary["formation"]["induction"]["skipped"].startswith("formed in 2 run(s)")
+    assert not (res2.tables["shares"]["property"] == "formation:induction").any()

@@ -32,13 +32,19 @@ def test_induction_formation_and_icl_jump_per_run():
     assert s["induction_step"].low <= np.median(st[formation]) <= s["induction_step"].high
     assert s["induction_spread"].value > 0 and "coincide" in res.verdict
     assert "6 of 6 runs" in res.verdict
+    assert per_run["icl_within_one_checkpoint"].tolist() == [True] * 6
+    assert "in 6 of the 6 run(s) showing both, the ICL jump is dated within one checkpoint" \
+        in res.verdict
 
 
 def test_an_icl_jump_well_after_formation_is_told_apart():
     ds = base(n_runs=6, n_steps=16)
     ds, _ = add_heads(ds, formation=np.array([4, 5, 6, 5, 4, 6]), icl_offset=4)
-    s = phase_changes(ds, n_boot=100).summary
+    res = phase_changes(ds, n_boot=100)
+    s = res.summary
     assert s["differ"] and not s["coincide"]
+    assert res.tables["per_run"]["icl_within_one_checkpoint"].tolist() == [False] * 6
+    assert s["n_coincide_runs"] == 0 and "in 0 of the 6 run(s)" in res.verdict
     assert 1.0 < s["difference_log10"].value < 1.5  # 4 doublings = 1.2 decades
 
 

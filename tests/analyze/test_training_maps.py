@@ -143,3 +143,38 @@ def test_branch_runs_are_left_out_and_counted(store):
     assert branches and res.summary["branches_left_out"] == branches
     assert not set(branches) & set(res.tables["paths"]["run"])
     assert f"{len(branches)} branch runs left out" in res.verdict
+
+
+def test_weight_statistics_are_metrics_and_their_detours_are_found(planted):
+    """The planted states emitted only through the store's weight_stats: the same map."""
+    from pathdep.store.schema import WSTATS
+
+    ds, seqs = planted
+    rng = np.random.default_rng(5)
+    means = np.c_[MEANS, MEANS[:, :1] * 3]  # a fifth statistic, also state-dependent
+    y = means[seqs] + rng.normal(0, 1, (*seqs.shape, 5)) * np.r_[NOISE, 0.3]
+    w = ds.drop_vars(["loss", "icl_score", "behavior", "probe"]).assign(
+        weight_stats=(("run", "step", "wstat"), y)).assign_coords(wstat=list(WSTATS))
+    res = training_maps(w)
+    used = res.tables["metrics"].set_index("metric")["used"]
+    assert set(used.index) == {f"weights:{k}" for k in WSTATS} and used.all()
+    assert res.summary["n_states"] == 3 and sorted(res.summary["detour_runs"]) == ["run8", "run9"]
+    decoded = res.tables["states"]["state"].to_numpy().reshape(seqs.shape)
+    assert (decoded == seqs).mean() >= 0.95
+
+
+def test_weight_statistics_join_the_behaviour_and_loss_metrics(planted):
+    from pathdep.analyze.training_maps import metric_table
+    from pathdep.store.schema import WSTATS
+
+    ds, seqs = planted
+    y = np.random.default_rng(2).normal(size=(*seqs.shape, len(WSTATS)))
+    both = ds.assign(weight_stats=(("run", "step", "wstat"), y)).assign_coords(wstat=list(WSTATS))
+    P = metric_table(both)
+    names = list(P["property"].values)
+    assert "loss" in names and "behavior:facts" in names
+    for j, k in enumerate(WSTATS):
+        assert np.array_equal(P.sel(property=f"weights:{k}").transpose("run", "step").values,
+                              y[..., j])
+    assert list(P.sel(property=[f"weights:{k}" for k in WSTATS])["family"].values) == (
+        ["weights"] * len(WSTATS))

@@ -1,3 +1,6 @@
+import pytest
+
+from pathdep.errors import PathdepError
 from pathdep.train.grid import expand_grid
 from pathdep.train.schedule import checkpoint_steps
 
@@ -33,3 +36,22 @@ def test_checkpoint_schedules():
     assert checkpoint_steps("log:5", 1000) == [0, 1, 6, 32, 178, 1000]  # log-spaced, step 0 added
     assert checkpoint_steps("every:250", 1000) == [0, 250, 500, 750, 1000]
     assert checkpoint_steps([10, 20], 30) == [0, 10, 20, 30]
+
+
+def test_checkpoint_windows_and_unions():
+    # dense checkpoints where heads form, on top of a log-spaced schedule (issue 13)
+    assert checkpoint_steps("every:100:200-500", 1000) == [0, 200, 300, 400, 500, 1000]
+    assert checkpoint_steps("log:5+every:250:250-500", 1000) == [0, 1, 6, 32, 178, 250, 500, 1000]
+    assert checkpoint_steps("every:50:900-1200", 1000) == [0, 900, 950, 1000]  # clipped at the end
+    with pytest.raises(PathdepError, match="runs backwards"):
+        checkpoint_steps("every:10:500-200", 1000)
+
+
+@pytest.mark.parametrize("bad", ["log:5+", "every:10:200", "every:10:a-b", "log5", "log:5 + every:3"])
+def test_a_malformed_schedule_is_refused_naming_the_forms(bad):
+    from pydantic import ValidationError
+
+    from pathdep.spec.sections import TrainSpec
+
+    with pytest.raises(ValidationError, match="every:K:A-B"):
+        TrainSpec(checkpoints=bad)

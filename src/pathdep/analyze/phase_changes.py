@@ -115,6 +115,19 @@ def _event_steps(cps: pd.DataFrame, signal: str, runs: list[str]) -> np.ndarray:
     return np.array([m.get(r, np.nan) for r in runs])
 
 
+def formation_steps(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per head role the step at which each run's heads of that role formed (NaN: never),
+    dated as the phase-change verdict dates it (``{"induction": ..., "previous_token": ...}``;
+    roles the store did not measure are absent). factor_variance decomposes these."""
+    P = signals(ds)
+    sigs = [s for s in HEAD_SIGNALS if s in P["property"].values]
+    if not sigs:
+        return {}
+    cps = _detect(P.sel(property=sigs))
+    names = data.runs(ds)
+    return {HEAD_SIGNALS[s]: _event_steps(cps, s, names) for s in sigs}
+
+
 def _spacing(st: np.ndarray, around: np.ndarray) -> float:
     """Median log10 spacing of the checkpoints near the events."""
     ls = np.log10(st[st > 0].astype(float))
@@ -140,6 +153,19 @@ def _bounded(iv: Interval, st: np.ndarray) -> Interval:
     before = st[st < iv.low]
     low = float(before.max()) if before.size else iv.low
     return Interval(iv.value, min(low, iv.low), iv.high, iv.level, iv.n_boot)
+
+
+def per_run_coincidence(ind: np.ndarray, icl: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """Per run: True when the ICL jump is dated within one checkpoint of induction-head
+    formation (at the same checkpoint, or the one before or after: an event is dated at the
+    first checkpoint after it, so that is the schedule's resolution), False when it is
+    further away, None when the run shows only one of the two or neither."""
+    pos = {int(s): i for i, s in enumerate(st)}
+    out = np.full(len(ind), None, dtype=object)
+    for r, (a, b) in enumerate(zip(ind, icl, strict=True)):
+        if np.isfinite(a) and np.isfinite(b):
+            out[r] = bool(abs(pos[int(a)] - pos[int(b)]) <= 1)
+    return out
 
 
 def _timing(ev: dict[str, np.ndarray], st: np.ndarray, n_boot: int, seed: int) -> dict:
@@ -219,6 +245,9 @@ def _verdict(n_runs: int, ev: dict[str, np.ndarray], t: dict, by: pd.DataFrame |
                      f"step {t['icl_jump_step']}")
     else:
         parts.append(f"the ICL score fell by {ICL_MIN_DROP} nats or more in none of the {n_runs} runs")
+    if t.get("n_both"):
+        parts.append(f"in {t['n_coincide_runs']} of the {t['n_both']} run(s) showing both, the "
+                     "ICL jump is dated within one checkpoint of induction-head formation")
     if "difference_log10" in t:
         how = ("coincide with" if t["coincide"] else "differ from" if t["differ"] else
                "cannot be told apart from")
@@ -246,6 +275,9 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
           "icl_jump_step": _event_steps(cps, ICL, names)}
     t = _timing(ev, st, n_boot, seed)
     per_run = pd.DataFrame({"run": names, **ev})
+    per_run["icl_within_one_checkpoint"] = per_run_coincidence(
+        ev["induction_step"], ev["icl_jump_step"], st)
+    t["n_coincide_runs"] = int((per_run["icl_within_one_checkpoint"] == True).sum())  # noqa: E712
     by = formed_by_factor(ds, ev["induction_step"])
     figs = {}
     for sig in (INDUCTION, PREVIOUS, ICL):

@@ -31,6 +31,7 @@ from pathdep.analyze import (
     general_factor,
     interventions,
     learning_curves,
+    llc,
     loss_pca,
     markov_algorithms,
     phase_changes,
@@ -62,6 +63,7 @@ ANALYSES: list[Analysis] = [
     interventions.ANALYSIS,
     # the analyses that load checkpoints again
     markov_algorithms.ANALYSIS,
+    llc.ANALYSIS,
     INSTABILITY,
     BASINS,
     rl_analysis.ANALYSIS,

@@ -13,9 +13,10 @@ and the paths are in :mod:`pathdep.analysis.latent_states`.
 Metrics, one per (run, checkpoint), all from the store: the eval ``loss``,
 ``train_loss``, the ``icl_score``, each behaviour probe (``behavior:<probe>``)
 and, per head-score kind, the best head's score (``heads:max_<kind>``; heads
-are not aligned across runs, so only the maximum is comparable). Hu et al.'s
-14 weight statistics (norms, spectra) would need the checkpoints loaded again
-and are not computed. A metric is dropped (and named, in the ``metrics``
+are not aligned across runs, so only the maximum is comparable) and, in stores
+measured with them, five of Hu et al.'s weight statistics
+(``weights:<stat>``: L1 and L2 norm, mean, variance and maximum of the
+singular values of the weight matrices; measure/weights.py). A metric is dropped (and named, in the ``metrics``
 table) when it is constant or measured in fewer than half of the measured
 cells; a cell enters the model when every kept metric is finite there.
 
@@ -68,7 +69,8 @@ class TrainingMapsOptions(Options):
 
 
 def metric_table(ds: xr.Dataset) -> xr.DataArray:
-    """(run, step, metric): the scalar properties, plus ``train_loss`` where the store has it."""
+    """(run, step, metric): the scalar properties, plus ``train_loss`` and the weight
+    statistics where the store has them."""
     cols = []
     if any(data.has_values(ds, v) for v in PROPS):
         cols.append(properties.scalar_properties(ds))
@@ -78,9 +80,31 @@ def metric_table(ds: xr.Dataset) -> xr.DataArray:
                                  coords={"run": ds["run"].values, "step": ds["step"].values,
                                          "property": ["train_loss"],
                                          "family": ("property", ["train_loss"])}))
+    if data.has_values(ds, "weight_stats"):
+        w = data.masked(ds, "weight_stats").transpose("run", "step", "wstat")
+        names = [f"weights:{k}" for k in w["wstat"].values]
+        cols.append(xr.DataArray(w.values, dims=("run", "step", "property"),
+                                 coords={"run": ds["run"].values, "step": ds["step"].values,
+                                         "property": names,
+                                         "family": ("property", ["weights"] * len(names))}))
     if not cols:
-        raise data.Skip("the store has no loss, train_loss, icl_score, behavior or head_score")
-    return xr.concat(cols, dim="property") if len(cols) > 1 else cols[0]
+        raise data.Skip("the store has no loss, train_loss, icl_score, behavior, head_score "
+                        "or weight_stats")
+    return xr.concat(_same_coords(cols), dim="property") if len(cols) > 1 else cols[0]
+
+
+def _same_coords(cols: list[xr.DataArray]) -> list[xr.DataArray]:
+    """Each column with every per-property coordinate of the others (behaviour's ``chance``
+    and ``n_items``), filled with NaN, 0 or "" where it has none, so they concatenate."""
+    extra = {}
+    for c in cols:
+        for name, v in c.coords.items():
+            if name != "property" and v.dims == ("property",):
+                extra.setdefault(name, v.dtype)
+    fill = {"f": np.nan, "i": 0, "U": ""}
+    return [c.assign_coords({n: ("property", np.full(c.sizes["property"], fill.get(dt.kind, ""),
+                                                     dtype=dt))
+                             for n, dt in extra.items() if n not in c.coords}) for c in cols]
 
 
 def choose_metrics(P: xr.DataArray) -> tuple[list[str], pd.DataFrame]:
@@ -303,4 +327,5 @@ ANALYSIS = Analysis(
     "metrics), and which runs leave the modal path?",
     label="C/D", section="clusters", run=on_store(training_maps),
     options=TrainingMapsOptions,
-    inputs=StoreInputs(any_of=(*PROPS, "train_loss"), min_runs=1), simulation=SIMULATION)
+    inputs=StoreInputs(any_of=(*PROPS, "train_loss", "weight_stats"), min_runs=1),
+    simulation=SIMULATION)

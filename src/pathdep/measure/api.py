@@ -91,12 +91,18 @@ def default_options(suite: Suite, config: MeasureSpec | None = None, **overrides
 
 
 def _fit_old_store(store: Path, layout):
-    """A store created before behaviour probes is measured without them (it has no place)."""
-    if layout.probes is None or not is_store(store):
+    """A store created before behaviour probes (or weight statistics) is measured without
+    them (it has no place for them)."""
+    if not is_store(store):
         return layout
     import zarr
 
-    if "probe_tokens" in zarr.open_group(store, mode="r"):
+    group = zarr.open_group(store, mode="r")
+    if layout.dims.wstat and "weight_stats" not in group:
+        log.info("store %s has no weight statistics (it predates them); measuring without",
+                 store)
+        layout = replace(layout, dims=Dims(**{**layout.dims.as_dict(), "wstat": 0}))
+    if layout.probes is None or "probe_tokens" in group:
         return layout
     log.warning("store %s has no behaviour probes (it predates them); measuring without; "
                 "use a new --out to measure probes", store)

@@ -23,6 +23,7 @@ from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import head_scores
 from pathdep.measure.stream import delete_cached
+from pathdep.measure.weights import weight_vector
 from pathdep.models.device import auto_batch_size
 from pathdep.models.load import load_error, load_model
 from pathdep.probes import score_probes
@@ -117,6 +118,7 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
         prefix = inputs["prefix_tokens"]
         heads = head_scores(model, tokens[: prefix.shape[0]], prefix)
         behavior = _behavior(job, model, batch) if dims.probe else {}
+        weights = {"weight_stats": weight_vector(model)} if dims.wstat else {}
     finally:  # free the model now: reference counting usually does it, and a full
         del model  # gc.collect() (~0.3 s with torch loaded) runs only if something holds it
         if alive() is not None:
@@ -131,7 +133,7 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
         "loss": np.float32(-np.mean(res.logprob[:, 1:].sum(axis=1, dtype=np.float64))
                            / (res.logprob.shape[1] - 1)),
         "train_loss": np.float32(train_loss), "tokens_seen": np.int64(tokens_seen),
-    } | behavior
+    } | behavior | weights
 
 
 def _behavior(job: MeasureJob, model, batch: int) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from pathdep.models import model_shape
 from pathdep.probes import compile_probes, select_probes
 from pathdep.spec import MeasureSpec
 from pathdep.store import Dims, Layout
+from pathdep.store.schema import WSTATS
 from pathdep.suites.model import Suite
 from pathdep.version import __version__
 
@@ -103,7 +104,8 @@ def suite_layout(suite: Suite, evalset, cfg: MeasureSpec, tokenizer: str | None 
     dims = Dims(seq=es.tokens.shape[0], pos=context, sample=len(plan.sample_seq),
                 k=vocab if full else cfg.top_k, hsample=len(plan.hsample_seq), hlayer=len(hlayers),
                 layer_h=n_layers, head=max(s["heads"] for s in shapes), d=max(s["d"] for s in shapes),
-                probe=len(probes.names) if probes else 0, item=probes.n_items if probes else 0)
+                probe=len(probes.names) if probes else 0, item=probes.n_items if probes else 0,
+                wstat=len(WSTATS))
     early, late = icl_positions(context)
     attrs = {
         "spec": json.dumps(suite.meta["spec"]) if suite.meta.get("spec") else "",

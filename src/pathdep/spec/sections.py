@@ -102,7 +102,8 @@ class TrainSpec(_Strict):
     beta2: float = Field(0.95, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0, description="Max gradient norm (0: no clipping).")
     checkpoints: str | list[int] = Field(
-        "log:20", description="'log:N' (log-spaced, step 0 included), 'every:K', or a list of steps."
+        "log:20", description="'log:N' (log-spaced, step 0 included), 'every:K', 'every:K:A-B' "
+        "(every K steps from A to B), a union such as 'log:12+every:25:100-600', or a list of steps."
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
     device: str = Field(
@@ -129,9 +130,11 @@ class TrainSpec(_Strict):
     @field_validator("checkpoints")
     @classmethod
     def _schedule(cls, v):
-        if isinstance(v, list) or re.fullmatch(r"(log|every):\d+", v):
+        term = r"(log:\d+|every:\d+(:\d+-\d+)?)"
+        if isinstance(v, list) or re.fullmatch(rf"{term}(\+{term})*", v):
             return v
-        raise ValueError(f"{v!r} is not a schedule; use 'log:N', 'every:K' or a list of steps")
+        raise ValueError(f"{v!r} is not a schedule; use 'log:N', 'every:K', 'every:K:A-B', "
+                         "unions of these joined by '+', or a list of steps")
 
 
 GRID_KEYS_FIXED = ("seed", "data_seed", "intervention")

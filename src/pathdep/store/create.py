@@ -39,6 +39,7 @@ from pathdep.store.schema import (
     KINDS,
     LAYOUT_ATTRS,
     VAR_ATTRS,
+    WSTATS,
     Dims,
     chunks_for,
     factor_long_name,
@@ -174,6 +175,7 @@ def _layout_dataset(layout: Layout, path: Path):
         "layer_h": np.arange(layout.dims.layer_h),
         "head": np.arange(layout.dims.head),
         "kind": np.array(KINDS),
+        **({"wstat": np.array(WSTATS)} if layout.dims.wstat else {}),
         **_factor_coords(layout),
     }
     probe_coords, probe_data = _probe_layout(layout.probes)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 KINDS = ("previous_token", "duplicate_token", "induction", "copying", "ov_eigen")
+#: Weight statistics per checkpoint (measure/weights.py); stores created before them have none.
+WSTATS = ("weight_l1", "weight_l2", "sv_mean", "sv_var", "sv_max")
 CHUNK_BYTES = 16 << 20  # target size of one logprob / entropy chunk
 
 
@@ -31,12 +33,16 @@ class Dims:
     kind: int = len(KINDS)
     probe: int = 0  # behaviour probes (0: the store has none, as before issue 4)
     item: int = 0  # probe items
+    wstat: int = 0  # weight statistics (0: the store has none, as before issue 18)
 
     def as_dict(self) -> dict[str, int]:
-        """The sizes; ``probe`` and ``item`` only when there are probes (older stores lack them)."""
+        """The sizes; ``probe`` and ``item`` only when there are probes, ``wstat`` only with
+        weight statistics (older stores lack them, and keep their layout digest)."""
         d = asdict(self)
         if not self.probe:
             d.pop("probe"), d.pop("item")
+        if not self.wstat:
+            d.pop("wstat")
         return d
 
 
@@ -56,12 +62,15 @@ PROBE_VARS = {
     "probe_item_margin": Var(("item",), "float32", np.nan),
 }
 
+WEIGHT_VARS = {"weight_stats": Var(("wstat",), "float64", np.nan)}
+
 
 def job_vars(logprob_dtype: str = "float32", dims: Dims | None = None) -> dict[str, Var]:
     """The variables a job writes, in writing order (``done`` is written last, separately);
-    the probe variables only when ``dims`` has probes."""
+    the probe variables only when ``dims`` has probes, ``weight_stats`` only with ``wstat``."""
     probes = PROBE_VARS if dims is not None and dims.probe else {}
-    return probes | {
+    weights = WEIGHT_VARS if dims is not None and dims.wstat else {}
+    return probes | weights | {
         "logprob": Var(("seq", "pos"), logprob_dtype, np.nan),
         "entropy": Var(("seq", "pos"), "float32", np.nan),
         "dist_logp": Var(("sample", "k"), "float32", np.nan),
@@ -99,6 +108,7 @@ VAR_ATTRS: dict[str, dict[str, str]] = {
     "behavior_margin": {"units": "nats", "long_name": "mean item margin, best correct - best incorrect (per token for mean probes)"},
     "probe_item_correct": {"units": "1", "long_name": "1 if the item is right, 0 if wrong"},
     "probe_item_margin": {"units": "nats", "long_name": "the item's margin (per token for mean probes)"},
+    "weight_stats": {"units": "1", "long_name": "weight norms and singular-value statistics of the checkpoint (wstat; measure/weights.py)"},
 }
 
 
@@ -138,6 +148,7 @@ LAYOUT_ATTRS: dict[str, dict[str, str]] = {
     "item_id": {"long_name": "the item's id within its probe (repeats across probes)"},
     "prow": {**_INT, "long_name": "probe row: an item's prompt + one continuation"},
     "ptok": {"units": "tokens", "long_name": "token position in a probe row"},
+    "wstat": {"long_name": "weight statistic (measure/weights.py)"},
 }
 
 

@@ -1,0 +1,50 @@
+"""Per-checkpoint weight statistics: norms and singular-value statistics of a model's weights.
+
+    from pathdep.measure.weights import weight_stats
+    weight_stats(model)   # {"weight_l1": ..., "weight_l2": ..., "sv_mean": ..., ...}
+
+Hu, Chen, Saphra and Cho ("Latent State Models of Training Dynamics", TMLR
+2023) describe each checkpoint by statistics of its weights beside its
+losses: the L1 and L2 norms of the weights and the mean and variance of the
+singular values of the weight matrices, among others (their λ_max, the
+largest eigenvalue, is here the largest singular value). Here:
+
+- ``weight_l1``: Σ|w| over every parameter;
+- ``weight_l2``: √(Σ w²) over every parameter;
+- ``sv_mean``, ``sv_var``: mean and variance of the singular values of all
+  2-D parameters (weight matrices and embeddings) pooled;
+- ``sv_max``: the largest of those singular values (the largest spectral norm).
+
+They are measured with the other per-checkpoint values (store variable
+``weight_stats[run, step, wstat]``, docs/store.md; stores created before it
+lack it) and are metrics of the training maps (analyze/training_maps.py); the
+llc analysis also records them where it loads its checkpoints (table
+``weights``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pathdep.store.schema import WSTATS as STATS
+
+
+def weight_stats(model) -> dict[str, float]:
+    """The statistics of ``model``'s parameters (a torch module), in float64."""
+    l1 = sq = 0.0
+    svs = []
+    for p in model.parameters():
+        w = p.detach().to("cpu").double().numpy()
+        l1 += float(np.abs(w).sum())
+        sq += float((w * w).sum())
+        if w.ndim == 2:
+            svs.append(np.linalg.svd(w, compute_uv=False))
+    s = np.concatenate(svs) if svs else np.array([np.nan])
+    return {"weight_l1": l1, "weight_l2": float(np.sqrt(sq)), "sv_mean": float(s.mean()),
+            "sv_var": float(s.var()), "sv_max": float(s.max())}
+
+
+def weight_vector(model) -> np.ndarray:
+    """:func:`weight_stats` in the order of the store's ``wstat`` (STATS)."""
+    stats = weight_stats(model)
+    return np.array([stats[k] for k in STATS], dtype=np.float64)

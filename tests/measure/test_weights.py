@@ -1,0 +1,73 @@
+"""Weight statistics equal a direct numpy computation on a model with known weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pathdep.measure.weights import STATS, weight_stats  # noqa: E402
+
+
+def test_the_statistics_of_a_known_model_are_its_norms_and_singular_values():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(7, 5), torch.nn.Linear(5, 3))
+    W = [p.detach().double().numpy() for p in model.parameters()]  # (7, 5), (3, 5), bias (3,)
+    flat = np.concatenate([w.ravel() for w in W])
+    sv = np.concatenate([np.linalg.svd(w, compute_uv=False) for w in W if w.ndim == 2])
+    assert sv.size == 5 + 3  # the bias has no singular values
+    got = weight_stats(model)
+    assert set(got) == set(STATS)
+    want = {"weight_l1": np.abs(flat).sum(), "weight_l2": np.sqrt((flat ** 2).sum()),
+            "sv_mean": sv.mean(), "sv_var": sv.var(), "sv_max": sv.max()}
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_scaling_the_weights_scales_the_statistics():
+    torch.manual_seed(1)
+    model = torch.nn.Linear(4, 4)
+    before = weight_stats(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)
+    after = weight_stats(model)
+    assert after["weight_l2"] == pytest.approx(2 * before["weight_l2"])
+    assert after["sv_max"] == pytest.approx(2 * before["sv_max"])
+    assert after["sv_var"] == pytest.approx(4 * before["sv_var"])
+
+
+def test_measure_stores_each_checkpoints_weight_statistics(tmp_path):
+    from pathdep.measure import measure
+    from pathdep.measure.weights import weight_vector
+    from pathdep.models import load_model
+    from pathdep.store import open_store
+
+    from .suitekit import build_suite
+
+    suite = build_suite(tmp_path, runs=("a", "b"), steps_of={"a": (0, 10), "b": (0, 5)})
+    assert measure(suite, out=tmp_path / "m.zarr").ok
+    ds = open_store(tmp_path / "m.zarr")
+    assert list(ds["wstat"].values) == list(STATS)
+    for run in suite.runs:
+        for ck in run.checkpoints:
+            got = ds["weight_stats"].sel(run=run.id, step=ck.step).values
+            assert got == pytest.approx(weight_vector(load_model(run, ck)), rel=1e-9)
+
+
+def test_a_store_made_before_weight_statistics_is_measured_on_without_them(tmp_path,
+                                                                           monkeypatch):
+    from pathdep.measure import layout, measure
+    from pathdep.store import open_store
+
+    from .suitekit import build_suite
+
+    suite = build_suite(tmp_path, runs=("a",), steps_of={"a": (0, 10)})
+    with monkeypatch.context() as m:  # the layout of pathdep before issue 18
+        m.setattr(layout, "WSTATS", ())
+        assert measure(suite, out=tmp_path / "m.zarr", steps=[0]).ok
+    assert "weight_stats" not in open_store(tmp_path / "m.zarr")
+    res = measure(suite, out=tmp_path / "m.zarr")  # today's pathdep, into the old store
+    assert res.ok and len(res.measured) == 1
+    ds = open_store(tmp_path / "m.zarr")
+    assert "weight_stats" not in ds and bool(ds["done"].all())
