@@ -9,8 +9,8 @@ from pathdep.analyze.agreement import agreement
 from .synthetic import add_logprob, base, drop_cells
 
 
-def _store():
-    ds = base(n_runs=4, n_steps=10, n_seq=40, n_pos=32)
+def _store(n_runs=4):
+    ds = base(n_runs=n_runs, n_steps=10, n_seq=40, n_pos=32)
     truth = add_logprob(ds, outlier_run=1)  # run1 fails on bracket tokens in the last 3 steps
     return ds, truth
 
@@ -32,15 +32,25 @@ def test_correlations_are_exact_and_outlier_run_stands_out():
 
 
 def test_outliers_are_the_planted_bracket_tokens():
-    ds, _ = _store()
+    ds, _ = _store(8)
     res = agreement(ds, n_boot=20)
     out = res.tables["outliers"]
     top = out[out.run_b == "run1"].groupby("run_a").head(5)
     assert set(top.token) <= {"(", ")", "[", "]", "{", "}"}
     assert (top.better != "run1").all() and top.context.str.contains("⟦").all()
     cats = res.tables["outlier_categories"]
-    assert cats.iloc[0].category == "bracket" and cats.iloc[0].lift > 2
-    assert "bracket" in res.verdict
+    assert cats.iloc[0].category == "bracket" and cats.iloc[0].lift > 1.5  # one run of 8 fails
+    assert "bracket" in res.verdict and res.summary["outlier_categories"] == ["bracket"]
+
+
+def test_below_eight_runs_no_category_is_claimed():
+    # At 4 runs the stratified test claimed a category in 19 % of null suites (the harness):
+    # the same planted brackets are listed but not claimed, and the verdict says why.
+    ds, _ = _store(4)
+    res = agreement(ds, n_boot=20)
+    assert res.tables["outlier_categories"].iloc[0].category == "bracket"
+    assert res.summary["outlier_categories"] == []
+    assert "with fewer than 8 runs no token category is tested" in res.verdict
 
 
 def test_default_step_is_the_last_done_by_most_runs():
@@ -58,12 +68,12 @@ def test_difficulty_alone_does_not_make_a_category_of_outliers():
     from pathdep.analysis import tokens
     from pathdep.analyze.agreement import relative_spread
 
-    ds = base(n_runs=4, n_steps=3, n_seq=80, n_pos=32)
+    ds = base(n_runs=8, n_steps=3, n_seq=80, n_pos=32)
     rng = np.random.default_rng(3)
     ids = ds["tokens"].values
     difficulty = 0.5 + np.log1p(ids).astype(float)  # token id = frequency rank (Zipf)
     lp = np.stack([-(difficulty + rng.normal(0, 0.2, (3,) + ids.shape) * difficulty)
-                   for _ in range(4)])
+                   for _ in range(8)])
     lp[..., 0] = np.nan
     ds["logprob"] = (("run", "step", "seq", "pos"), lp.astype(np.float32))
     res = agreement(ds, n_boot=20)
@@ -78,7 +88,7 @@ def test_difficulty_alone_does_not_make_a_category_of_outliers():
     rare = tokens.enrichment(cats, raw).set_index("category").loc["rare"]
     assert rare["lift"] > 2 and rare["p_value"] < 0.01
     rel = np.zeros(len(idx), bool)
-    xs = np.stack([data.snapshot(ds, "logprob", r, 2, idx) for r in range(4)])
+    xs = np.stack([data.snapshot(ds, "logprob", r, 2, idx) for r in range(8)])
     rel[np.argsort(-relative_spread(x0 - x1, -xs.mean(0)))[:n_top]] = True
     assert tokens.enrichment(cats, rel).set_index("category").loc["rare", "lift"] < 1.5
 

@@ -31,6 +31,10 @@ from pathdep.analysis.result import AnalysisResult
 
 log = logging.getLogger(__name__)
 ALPHA, MIN_LIFT = 0.01, 1.5  # a category is claimed at family-wise p < ALPHA and lift > MIN_LIFT
+# Below this many runs no category is claimed: difficulty is estimated from the same runs
+# whose disagreement is tested, and in the harness the claim fired in 19 of 100 null
+# suites of 4 runs (1 of 100 at 8; docs/calibration.md).
+MIN_CATEGORY_RUNS = 8
 
 
 def _pair_table(ag: pairs.Agreement, names: list[str], n_tokens: int) -> pd.DataFrame:
@@ -106,6 +110,12 @@ def _verdict(step: int, ag: pairs.Agreement, enr: pd.DataFrame, n_runs: int) -> 
                        f"among {top['category']} tokens ({top['lift']:.1f}× their share, "
                        f"stratified permutation p = {top['p_stratified']:.2g} over "
                        f"{len(enr)} categories).")
+    if n_runs < MIN_CATEGORY_RUNS:
+        return text + (f"; with fewer than {MIN_CATEGORY_RUNS} runs no token category is tested "
+                       "for over-representation among the largest disagreements: difficulty "
+                       "is estimated from the same runs, and below that the test claims "
+                       "categories too often where none is over-represented "
+                       "(docs/calibration.md).")
     limit = power.cannot_tell("agreement", n_runs)
     return text + ("; no token category is over-represented among the largest disagreements "
                    "for their difficulty" + (f", {limit}." if limit else "."))
@@ -152,6 +162,8 @@ def agreement(ds: xr.Dataset, options: AgreementOptions | None = None,
     ag = pairs.agreement(x, data.seq_of(ds, idx), n_boot=n_boot, seed=seed)
     out_df, flagged = _outliers(ds, x, idx, names, ag, n_outliers, outlier_frac)
     enr = _categories(ds, idx, flagged, -np.nanmean(x, axis=0), seed)
+    if len(names) < MIN_CATEGORY_RUNS:
+        enr["claimed"] = False
     a, b = ag.pairs[0]
     figs = {
         "scatter": figures.density(x[a], x[b], title=f"Per-token log-prob at step {step_value}",
@@ -166,7 +178,8 @@ def agreement(ds: xr.Dataset, options: AgreementOptions | None = None,
                  "pearson_mean": ag.pearson_mean, "spearman_mean": ag.spearman_mean,
                  "top_outlier_category": str(enr.iloc[0]["category"]),
                  "top_outlier_lift": float(enr.iloc[0]["lift"]),
-                 "outlier_categories": [str(c) for c in enr.loc[enr["claimed"], "category"]]},
+                 "outlier_categories": [str(c) for c in enr.loc[enr["claimed"], "category"]],
+                 "min_category_runs": MIN_CATEGORY_RUNS},
         tables={"pairs": _pair_table(ag, names, len(idx)), "outliers": out_df,
                 "outlier_categories": enr.reset_index(drop=True)},
         figures=figs)
