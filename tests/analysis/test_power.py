@@ -35,5 +35,7 @@ def test_the_shipped_table_is_well_formed():
     assert rows, "src/pathdep/analysis/calibration.json is shipped"
     assert {r.analysis for r in rows} >= {"clusters", "phase_changes"}
     for r in rows:
-        assert 0 <= r.false_positive <= 1 and 0 <= r.power <= 1 and r.reps >= 50 and r.effect
+        # 20 suites at least (training_maps refits its HMM per suite: 20 there, 100 elsewhere)
+        assert 0 <= r.false_positive <= 1 and 0 <= r.power <= 1 and r.reps >= 20 and r.effect
+        assert r.reps >= 100 or r.analysis == "training_maps"
 
