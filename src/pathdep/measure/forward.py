@@ -15,6 +15,7 @@ predicts ``tokens[s, p]``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from pathdep.models import arch
 from pathdep.progress import bar
 
 LOGIT_BUDGET = 1 << 24  # logits (floats) held at once
-SUB_ROWS = 16  # rows of a slice whose log-softmax and entropy are taken together (CPU)
+SUB_ROWS = 64  # rows of a slice whose log-softmax and entropy are taken together (CPU)
 
 
 @dataclass
@@ -82,9 +83,11 @@ class _Scratch:
     """Reused float32 buffers on the model's device: one slice of logits (``rows`` x V),
     and the log-probs and probabilities of ``sub`` of its rows at a time. Fresh
     multi-megabyte tensors per slice cost page faults (glibc returns them to the OS),
-    about a third of the pass on CPU; and on the CPU a few rows (3 x 3 MB at GPT-2's
-    vocabulary) stay in cache through the log-softmax, exp, product and sum, which run
-    about 1.4x faster so than over the whole slice (BENCHMARKS.md, issue 17)."""
+    about a third of the pass on CPU; and on the CPU a group of rows (64 x 200 kB at
+    GPT-2's vocabulary) stays in cache through the log-softmax, exp, product and sum,
+    which took about 0.7x the CPU time so, single-threaded, than over the whole slice
+    (BENCHMARKS.md, issue 17). Smaller groups gained no more, and under contention
+    for the cores many small parallel regions cost more than they save."""
 
     def __init__(self, rows: int, V: int, device):
         self.rows, self.V = rows, V
@@ -164,8 +167,11 @@ def _hidden_of_batch(model, body, x: Tensor, b0: int, s: Samples, out: _Out) -> 
 
 
 def main_pass(model, tokens: np.ndarray, s: Samples, *, batch_size: int,
-              label: str = "measure") -> PassResult:
-    """Run the evaluation tokens (seq, pos) through ``model`` in batches of ``batch_size``."""
+              label: str = "measure", prev=None) -> PassResult:
+    """Run the evaluation tokens (seq, pos) through ``model`` in batches of ``batch_size``.
+
+    ``prev`` (heads.PrevToken): also keep the previous-token attention of its sequences.
+    """
     body, head = arch.logits_head(model)
     n_seq, n_pos = tokens.shape
     V = head.weight.shape[0]
@@ -176,7 +182,8 @@ def main_pass(model, tokens: np.ndarray, s: Samples, *, batch_size: int,
     with torch.inference_mode(), bar(label, total=-(-n_seq // batch_size)) as pb:
         for b0 in range(0, n_seq, batch_size):
             x = torch.from_numpy(tokens[b0:b0 + batch_size]).long().to(dev)
-            h = _hidden_of_batch(model, body, x, b0, s, out)
+            with prev.tap(model, b0, len(x)) if prev is not None else contextlib.nullcontext():
+                h = _hidden_of_batch(model, body, x, b0, s, out)
             _score_slices(head, h, x, b0, s, out, scratch)
             pb.advance()
     return out.result()
