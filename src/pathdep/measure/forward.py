@@ -26,7 +26,7 @@ from pathdep.models import arch
 from pathdep.progress import bar
 
 LOGIT_BUDGET = 1 << 24  # logits (floats) held at once
-SUB_ROWS = 64  # rows of a slice whose log-softmax and entropy are taken together (CPU)
+SUB_ROWS = 0  # rows of a slice whose log-softmax and entropy are taken together; 0: all
 
 
 @dataclass
@@ -80,20 +80,19 @@ class _Out:
 
 
 class _Scratch:
-    """Reused float32 buffers on the model's device: one slice of logits (``rows`` x V),
-    and the log-probs and probabilities of ``sub`` of its rows at a time. Fresh
+    """Reused float32 buffers on the model's device: one slice of logits (``rows`` x V,
+    overwritten by probabilities), and the log-probs of ``sub`` of its rows at a time. Fresh
     multi-megabyte tensors per slice cost page faults (glibc returns them to the OS),
-    about a third of the pass on CPU; and on the CPU a group of rows (64 x 200 kB at
-    GPT-2's vocabulary) stays in cache through the log-softmax, exp, product and sum,
-    which took about 0.7x the CPU time so, single-threaded, than over the whole slice
-    (BENCHMARKS.md, issue 17). Smaller groups gained no more, and under contention
-    for the cores many small parallel regions cost more than they save."""
+    about a third of the pass on CPU. Groups of rows smaller than the slice (64 x 200
+    kB at GPT-2's vocabulary, cache-sized) took 0.7x the CPU time single-threaded but
+    lost with two threads on a busy machine, where many small parallel regions wait
+    for each other (BENCHMARKS.md, issue 17), so ``SUB_ROWS`` is off by default."""
 
     def __init__(self, rows: int, V: int, device):
         self.rows, self.V = rows, V
-        self.sub = min(rows, SUB_ROWS if device.type == "cpu" else rows)  # GPUs: no gain
+        self.sub = min(rows, SUB_ROWS or rows)
         self.logits = torch.empty(rows * V, device=device)
-        self.lp, self.p = (torch.empty(self.sub * V, device=device) for _ in range(2))
+        self.lp = torch.empty(self.sub * V, device=device)
 
     def view(self, buf: Tensor, n: int) -> Tensor:
         return buf[: n * self.V].view(n, self.V)
@@ -135,7 +134,7 @@ def _score_slices(head, h: Tensor, x: Tensor, b0: int, s: Samples, out: _Out,
             lp = scratch.view(scratch.lp, q1 - q0)
             torch.log_softmax(logits[q0 - r0:q1 - r0], dim=-1, out=lp)
             torch.gather(lp, -1, target[q0:q1], out=lp_all[q0:q1, None])
-            p = torch.exp(lp, out=scratch.view(scratch.p, q1 - q0))
+            p = torch.exp(lp, out=logits[q0 - r0:q1 - r0])  # those logits are spent
             torch.sum(p.mul_(lp), -1, out=ent_all[q0:q1])  # -entropy: sum p log p, in place
             here = (pick_rows >= q0) & (pick_rows < q1)
             if here.any():
