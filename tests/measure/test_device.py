@@ -65,10 +65,10 @@ def test_chunked_log_softmax_equals_the_whole_one_at_gpt2s_vocabulary(monkeypatc
     tokens = np.random.default_rng(5).integers(0, vocab, (n_seq, T))
     monkeypatch.setattr(fwd, "LOGIT_BUDGET", vocab * 5)  # a few positions per slice
     seen = []
-    real = fwd._log_probs
-    monkeypatch.setattr(fwd, "_log_probs", lambda *a: seen.append(a[1].shape) or real(*a))
+    real = fwd._logits
+    monkeypatch.setattr(fwd, "_logits", lambda *a: seen.append(a[1].shape[0]) or real(*a))
     res = main_pass(model, tokens, _samples(n_seq, T, top_k=16), batch_size=4)
-    assert max(b * t for b, t, _ in seen) * vocab <= vocab * 5 * 4  # bounded slices
+    assert 0 < max(seen) * vocab <= vocab * 5  # slices of rows, LOGIT_BUDGET floats at most
     with torch.no_grad():
         whole = torch.log_softmax(model(torch.as_tensor(tokens)).logits.float(), -1)
     want = whole[:, :-1].gather(-1, torch.as_tensor(tokens)[:, 1:, None])[..., 0].numpy()

@@ -91,7 +91,8 @@ def test_long_context_is_sliced_without_changing_results(monkeypatch):
     tokens = np.random.default_rng(4).integers(0, vocab, (n_seq, T))
     whole = main_pass(model, tokens, _samples(n_seq, T), batch_size=3)
     monkeypatch.setattr(fwd, "LOGIT_BUDGET", 3 * vocab * 5)  # slices of a few positions
-    for bs in (3, 2):  # 2: an uneven last batch, whose slices are wider
+    for bs, groups in ((3, 0), (2, 0), (3, 4)):  # 2: an uneven last batch; 4: rows in groups
+        monkeypatch.setattr(fwd, "SUB_ROWS", groups)
         sliced = main_pass(model, tokens, _samples(n_seq, T), batch_size=bs)
         np.testing.assert_allclose(whole.logprob, sliced.logprob, atol=1e-6)
         np.testing.assert_allclose(whole.entropy, sliced.entropy, atol=1e-6)

@@ -36,6 +36,16 @@ def _split(command: str, options: dict[str, Any]) -> tuple[list[str], dict[str, 
     return names, {n: {k: v for k, v in options.items() if k in fields[n]} for n in names}
 
 
+def _check_device(options: dict[str, Any], spec_section: dict | None = None) -> None:
+    """A ``device`` or ``dtype`` that is not there (in the options, else the spec's section):
+    one PathdepError naming the fix before any analysis runs or writes (models/device.py)."""
+    given = dict(spec_section or {}) | {k: v for k, v in options.items() if v is not None}
+    if "device" in given or "dtype" in given:
+        from pathdep.models.device import resolve_device, resolve_dtype
+
+        resolve_dtype(given.get("dtype", "float32"), resolve_device(given.get("device", "cpu")))
+
+
 def run_command(command: str, suite: Suite | str | Path, store=None, out=None, *,
                 reuse: bool = True, **options) -> Results:
     """Every analysis whose ``command`` is ``command``, on ``suite`` (and its store)."""
@@ -50,6 +60,7 @@ def barriers(suite: Suite | str | Path, store=None, out=None, *, reuse: bool = T
     ``options``: :class:`~pathdep.lmc.options.InstabilityOptions` and
     :class:`~pathdep.lmc.options.BasinsOptions` fields.
     """
+    _check_device(options)
     return run_command("barriers", suite, store, out, reuse=reuse, **options)
 
 
@@ -60,6 +71,10 @@ def rl(suite: Suite | str | Path, out=None, *, reuse: bool = True,
     ``options``: :class:`~pathdep.rl.options.RLOptions` fields (default: the suite
     spec's ``[rl]`` section).
     """
+    from pathdep.suites import load_suite
+
+    suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    _check_device(options, ((suite.meta or {}).get("spec") or {}).get("rl"))
     return _only(run_command("rl", suite, None, out, reuse=reuse, **options), "rl")
 
 

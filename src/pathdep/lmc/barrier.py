@@ -108,11 +108,20 @@ def _name(model, given: str | None) -> str:
     return str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
 
 
-def _float_state(model) -> dict:
+def _float_state(model, device) -> dict:
     import torch
 
-    return {k: (v.detach().to(torch.float32) if v.is_floating_point() else v.detach())
-            for k, v in model.state_dict().items()}
+    return {k: (v.detach().to(device, torch.float32) if v.is_floating_point()
+                else v.detach().to(device)) for k, v in model.state_dict().items()}
+
+
+def barrier_device(device: str = "cpu", dtype: str = "float32"):
+    """(torch.device, torch.dtype) of the options' ``device`` and ``dtype``, checked to exist
+    (models/device.py: a missing GPU or an unsupported dtype is a PathdepError with the fix)."""
+    from pathdep.models.device import resolve_device, resolve_dtype
+
+    dev = resolve_device(device)
+    return dev, resolve_dtype(dtype, dev)
 
 
 def check_compatible(model_a, model_b, names: tuple[str | None, str | None] = (None, None)
@@ -172,26 +181,26 @@ def mean_loss(model, tokens: np.ndarray, *, batch_size: int = 8, device: str = "
 
 
 def interpolation_losses(model_a, model_b, tokens, alphas=None, *, batch_size: int = 8,
-                         device: str = "cpu",
+                         device: str = "cpu", dtype: str = "float32",
                          names: tuple[str | None, str | None] = (None, None)) -> np.ndarray:
     """Mean next-token loss of ``(1−α)θa + αθb`` on ``tokens`` for each α (float64 array).
 
     ``tokens`` is a (seq, pos) integer array (e.g. the store's ``tokens``);
     ``alphas`` defaults to :func:`alpha_grid` (11 points). One scratch copy of
-    ``model_a`` in float32 is reused, loading the interpolated state dict for
-    each α, under ``torch.no_grad``. The two models must share architecture and
+    ``model_a`` on ``device`` in ``dtype`` (default float32) is reused, loading
+    the state dict interpolated in float32 on that device for each α, under
+    ``torch.no_grad``. The two models must share architecture and
     parameter shapes, else PathdepError naming both (``names`` overrides the
     names taken from the configs). α = 0 and α = 1 load θa and θb exactly.
     """
-    import torch
-
+    dev, dt = barrier_device(device, dtype)
     alphas = check_alphas(alphas)
     check_compatible(model_a, model_b, names)
     vocab = model_a.get_output_embeddings().weight.shape[0]
     toks = check_tokens(tokens, vocab)
-    sa, sb = _float_state(model_a), _float_state(model_b)
+    sa, sb = _float_state(model_a, dev), _float_state(model_b, dev)
     diff = {k: sb[k] - v for k, v in sa.items() if v.is_floating_point()}
-    scratch = copy.deepcopy(model_a).to(device=device, dtype=torch.float32).eval()
+    scratch = copy.deepcopy(model_a).to(device=dev, dtype=dt).eval()
     out = np.empty(len(alphas))
     for i, alpha in enumerate(alphas):
         if alpha == 0.0:
@@ -201,7 +210,7 @@ def interpolation_losses(model_a, model_b, tokens, alphas=None, *, batch_size: i
         else:
             state = {k: (v + float(alpha) * diff[k] if k in diff else v) for k, v in sa.items()}
         scratch.load_state_dict(state, strict=True)
-        out[i] = mean_loss(scratch, toks, batch_size=batch_size, device=device)
+        out[i] = mean_loss(scratch, toks, batch_size=batch_size, device=dev)
         log.debug("α = %.3f: loss %.5f", alpha, out[i])
     del scratch
     return out

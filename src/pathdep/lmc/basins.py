@@ -370,7 +370,7 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     Options: :class:`~pathdep.lmc.options.BasinsOptions`; loss paths are cached in
     ``cache_dir``.
     """
-    o = BasinsOptions.build(options, **overrides)
+    o = inputs.options(BasinsOptions, options, overrides)  # a missing device fails here
     suite = inputs.as_suite(suite)
     chosen, capped = _choose_runs(suite, o.runs, o.max_runs)
     chosen, left_out = _one_architecture(chosen)
@@ -384,7 +384,7 @@ def basins(suite: Suite | str | Path, store=None, options: BasinsOptions | None 
     inp = inputs.eval_inputs(suite, store, o.n_sequences)
     grid = inputs.alphas(o)
     cache = PathCache(inp.tokens, grid, batch_size=o.batch_size, cache_dir=cache_dir,
-                      device=o.device)
+                      device=o.device, dtype=o.dtype)
     m = _matrix(chosen, steps, grid, cache, _pairs_to_align(chosen, suite, o.align),
                 o.align_method)
     thr = inputs.threshold(o, m.loss)

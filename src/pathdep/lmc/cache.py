@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pathdep.atomic import write_json
-from pathdep.lmc.barrier import interpolation_losses
+from pathdep.lmc.barrier import barrier_device, interpolation_losses
 from pathdep.lmc.inputs import token_hash
 from pathdep.models import load_model
 from pathdep.suites import Checkpoint, Run
@@ -44,9 +44,11 @@ class PathCache:
     """Loss paths between checkpoints, computed once and cached as JSON under ``cache_dir``."""
 
     def __init__(self, tokens: np.ndarray, alphas: np.ndarray, *, batch_size: int = 8,
-                 cache_dir: str | Path | None = None, device: str = "cpu", max_models: int = 2):
+                 cache_dir: str | Path | None = None, device: str = "cpu",
+                 dtype: str = "float32", max_models: int = 2):
+        barrier_device(device, dtype)  # a device that is not there fails before any work
         self.tokens, self.alphas = tokens, alphas
-        self.batch_size, self.device = batch_size, device
+        self.batch_size, self.device, self.dtype = batch_size, device, dtype
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.hash = token_hash(tokens)
         self._models: OrderedDict[str, Any] = OrderedDict()
@@ -69,6 +71,8 @@ class PathCache:
                 "alphas": [round(float(a), 12) for a in self.alphas], "tokens": self.hash}
         if align:  # unaligned paths keep the keys they had before alignment existed
             desc["align"] = align
+        if self.dtype != "float32":  # likewise float32 paths; other precisions differ
+            desc["dtype"] = self.dtype
         return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest(), desc
 
     def losses(self, run_a: Run, ck_a: Checkpoint, run_b: Run, ck_b: Checkpoint, *,
@@ -94,7 +98,8 @@ class PathCache:
 
             model_b, _ = permute_to(model_a, model_b, self.tokens, method=align)
         losses = interpolation_losses(model_a, model_b, self.tokens, self.alphas,
-                                      batch_size=self.batch_size, device=self.device, names=names)
+                                      batch_size=self.batch_size, device=self.device,
+                                      dtype=self.dtype, names=names)
         self.computed += 1
         if file is not None:
             write_json(file, {"key": key, **desc, "runs": list(names),

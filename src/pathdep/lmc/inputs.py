@@ -19,7 +19,7 @@ import xarray as xr
 from pathdep.analysis.contract import Context
 from pathdep.analysis.data import Skip
 from pathdep.errors import PathdepError
-from pathdep.lmc.barrier import alpha_grid, check_alphas
+from pathdep.lmc.barrier import alpha_grid, barrier_device, check_alphas
 from pathdep.lmc.options import N_SEQUENCES, BarrierOptions
 from pathdep.measure.evalset import build_evalset
 from pathdep.measure.evalset import token_hash as _eval_hash
@@ -105,6 +105,14 @@ def eval_inputs(suite: Suite, store, n_sequences: int | None) -> Inputs:
 def token_hash(tokens: np.ndarray) -> str:
     """sha256 over the shape and int32 bytes (the store's ``eval_hash`` rule)."""
     return _eval_hash(tokens)
+
+
+def options(cls: type[BarrierOptions], given, overrides: dict) -> Any:
+    """``cls.build(given, **overrides)``, its device and dtype checked to exist before any
+    work (lmc/barrier.py barrier_device: a PathdepError naming the fix)."""
+    o = cls.build(given, **overrides)
+    barrier_device(o.device, o.dtype)
+    return o
 
 
 def threshold(o: BarrierOptions, endpoint_losses) -> float:

@@ -235,7 +235,7 @@ def instability(suite: Suite | str | Path, store=None, options: InstabilityOptio
 
     Raises Skip when the suite has no branch pairs.
     """
-    o = InstabilityOptions.build(options, **overrides)
+    o = inputs.options(InstabilityOptions, options, overrides)  # a missing device fails here
     suite = inputs.as_suite(suite)
     pairs = branch_pairs(suite)
     if not pairs:
@@ -243,7 +243,7 @@ def instability(suite: Suite | str | Path, store=None, options: InstabilityOptio
     inp = inputs.eval_inputs(suite, store, o.n_sequences)
     grid = inputs.alphas(o)
     cache = PathCache(inp.tokens, grid, batch_size=o.batch_size, cache_dir=cache_dir,
-                      device=o.device)
+                      device=o.device, dtype=o.dtype)
     df, paths = _pair_barriers(pairs, inp, grid, cache)
     thr = inputs.threshold(o, np.r_[df["loss_a"], df["loss_b"]])
     by_step, intervals = _by_step(df, thr, o)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pathdep.analysis.contract import BootOptions, Options
+from pathdep.spec.sections import check_device
 
 REL_THRESHOLD = 0.02  # Frankle et al.'s 2% error threshold, adapted to loss (instability.py)
 N_SEQUENCES = 16
@@ -33,7 +34,18 @@ class BarrierOptions(Options):
         "Default threshold as a fraction of the mean endpoint loss (Frankle et al.'s 2% rule, "
         "adapted from error to loss)."))
     batch_size: int = Field(8, ge=1, description="Sequences per forward pass.")
-    device: str = Field("cpu", description="Torch device of the interpolated models.")
+    device: str = Field("cpu", description=(
+        "Where the interpolated models run: cpu (the default: the same numbers on every "
+        "machine), cuda, cuda:N, mps, or auto (a CUDA GPU, else MPS, else the CPU)."))
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field("float32", description=(
+        "Precision of their forward passes (weights are interpolated in float32, losses summed "
+        "in float32): float32, the default, since barriers of a few hundredths of a nat are "
+        "near bfloat16's rounding; auto = bfloat16 on a GPU that has it."))
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
 
 
 class InstabilityOptions(BarrierOptions, BootOptions):

@@ -15,6 +15,7 @@ predicts ``tokens[s, p]``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from pathdep.models import arch
 from pathdep.progress import bar
 
 LOGIT_BUDGET = 1 << 24  # logits (floats) held at once
+SUB_ROWS = 0  # rows of a slice whose log-softmax and entropy are taken together; 0: all
 
 
 @dataclass
@@ -78,52 +80,75 @@ class _Out:
 
 
 class _Scratch:
-    """Two reused (batch, positions, vocab) float32 buffers on the model's device: fresh
+    """Reused float32 buffers on the model's device: one slice of logits (``rows`` x V,
+    overwritten by probabilities), and the log-probs of ``sub`` of its rows at a time. Fresh
     multi-megabyte tensors per slice cost page faults (glibc returns them to the OS),
-    about a third of the pass on CPU."""
+    about a third of the pass on CPU. Groups of rows smaller than the slice (64 x 200
+    kB at GPT-2's vocabulary, cache-sized) took 0.7x the CPU time single-threaded but
+    lost with two threads on a busy machine, where many small parallel regions wait
+    for each other (BENCHMARKS.md, issue 17), so ``SUB_ROWS`` is off by default."""
 
-    def __init__(self, n: int, device=None):
-        self.a, self.b = torch.empty(n, device=device), torch.empty(n, device=device)
+    def __init__(self, rows: int, V: int, device):
+        self.rows, self.V = rows, V
+        self.sub = min(rows, SUB_ROWS or rows)
+        self.logits = torch.empty(rows * V, device=device)
+        self.lp = torch.empty(self.sub * V, device=device)
 
-    def views(self, *shape: int) -> tuple[Tensor, Tensor]:
-        n = int(np.prod(shape))
-        return self.a[:n].view(*shape), self.b[:n].view(*shape)
+    def view(self, buf: Tensor, n: int) -> Tensor:
+        return buf[: n * self.V].view(n, self.V)
 
 
-def _log_probs(head, h: Tensor, scratch: _Scratch) -> tuple[Tensor, Tensor]:
-    """(log-probs (B, t, V), free buffer of the same shape) for hidden states h (B, t, d)."""
-    B, t, _ = h.shape
-    logits, lp = scratch.views(B, t, head.weight.shape[0])
+def _logits(head, h: Tensor, out: Tensor) -> Tensor:
+    """Logits (n, V) of hidden states h (n, d) into ``out``, in float32 whatever the model."""
     if head.weight.dtype == torch.float32:
-        torch.matmul(h, head.weight.t(), out=logits)
+        torch.mm(h, head.weight.t(), out=out)  # contiguous 2-D rows: one GEMM, no copy
         if head.bias is not None:
-            logits.add_(head.bias)
+            out.add_(head.bias)
     else:  # half-precision models: logits in their dtype, log-softmax in float32
-        logits.copy_(head(h))
-    torch.log_softmax(logits, dim=-1, out=lp)
-    return lp, logits
+        out.copy_(head(h))
+    return out
 
 
 def _score_slices(head, h: Tensor, x: Tensor, b0: int, s: Samples, out: _Out,
                   scratch: _Scratch) -> None:
-    """Log-probs, entropies and kept distributions of one batch, a slice of positions at a time."""
+    """Log-probs, entropies and kept distributions of one batch, a slice of rows at a time.
+
+    Row ``r`` of the flattened (B * T, d) hidden states is (sequence r // T, position
+    r % T) and predicts the token after it; a sequence's last position predicts
+    nothing and is computed for nothing (1 row in T) so that slices are plain rows.
+    """
     B, T = x.shape
-    width = max(1, LOGIT_BUDGET // (B * head.weight.shape[0]))
+    flat = h.reshape(B * T, h.shape[-1])  # (B*T, d)
+    target = torch.zeros_like(x)
+    target[:, :-1] = x[:, 1:]
+    target = target.reshape(B * T, 1)
+    lp_all = torch.empty(B * T, device=h.device)  # filled on the device, copied once
+    ent_all = torch.empty(B * T, device=h.device)
     in_batch = np.flatnonzero((s.seq >= b0) & (s.seq < b0 + B))
-    for t0 in range(0, T - 1, width):
-        t1 = min(T - 1, t0 + width)  # logits at t predict the token at t + 1
-        lp, free = _log_probs(head, h[:, t0:t1], scratch)  # (B, t, V)
-        target = x[:, t0 + 1:t1 + 1, None]
-        out.logprob[b0:b0 + B, t0 + 1:t1 + 1] = lp.gather(-1, target)[..., 0].cpu().numpy()
-        torch.exp(lp, out=free)  # entropy: -sum p log p, in place (the cheapest form on CPU)
-        out.entropy[b0:b0 + B, t0 + 1:t1 + 1] = free.mul_(lp).sum(-1).neg_().cpu().numpy()
-        pick = in_batch[(s.pos[in_batch] - 1 >= t0) & (s.pos[in_batch] - 1 < t1)]
-        if len(pick):
-            rows = lp[s.seq[pick] - b0, s.pos[pick] - 1 - t0].cpu()  # (n, V)
-            logp, ids, rest = _keep_dist(rows, s.top_k)
-            out.dist_logp[pick, : logp.shape[1]] = logp.numpy()
-            out.dist_ids[pick, : ids.shape[1]] = ids.numpy()
-            out.dist_rest[pick] = rest.numpy()
+    pick_rows = (s.seq[in_batch] - b0) * T + s.pos[in_batch] - 1
+    for r0 in range(0, B * T, scratch.rows):
+        r1 = min(B * T, r0 + scratch.rows)
+        logits = _logits(head, flat[r0:r1], scratch.view(scratch.logits, r1 - r0))
+        for q0 in range(r0, r1, scratch.sub):
+            q1 = min(r1, q0 + scratch.sub)
+            lp = scratch.view(scratch.lp, q1 - q0)
+            torch.log_softmax(logits[q0 - r0:q1 - r0], dim=-1, out=lp)
+            torch.gather(lp, -1, target[q0:q1], out=lp_all[q0:q1, None])
+            p = torch.exp(lp, out=logits[q0 - r0:q1 - r0])  # those logits are spent
+            torch.sum(p.mul_(lp), -1, out=ent_all[q0:q1])  # -entropy: sum p log p, in place
+            here = (pick_rows >= q0) & (pick_rows < q1)
+            if here.any():
+                _keep_rows(lp[pick_rows[here] - q0].cpu(), in_batch[here], s.top_k, out)
+    out.logprob[b0:b0 + B, 1:] = lp_all.view(B, T)[:, :-1].cpu().numpy()
+    out.entropy[b0:b0 + B, 1:] = ent_all.neg_().view(B, T)[:, :-1].cpu().numpy()
+
+
+def _keep_rows(rows: Tensor, pick: np.ndarray, top_k: int | None, out: _Out) -> None:
+    """Store the kept distributions of log-prob ``rows`` (n, V) as samples ``pick``."""
+    logp, ids, rest = _keep_dist(rows, top_k)
+    out.dist_logp[pick, : logp.shape[1]] = logp.numpy()
+    out.dist_ids[pick, : ids.shape[1]] = ids.numpy()
+    out.dist_rest[pick] = rest.numpy()
 
 
 def _hidden_of_batch(model, body, x: Tensor, b0: int, s: Samples, out: _Out) -> Tensor:
@@ -134,26 +159,30 @@ def _hidden_of_batch(model, body, x: Tensor, b0: int, s: Samples, out: _Out) -> 
     n_layers = model.config.num_hidden_layers
     layers = [la for la in s.hlayers if la <= n_layers] if len(hs) else []
     with arch.residual_taps(model, layers, lambda r: r[rows, cols]) as taps:
-        h = body(x).last_hidden_state  # (B, T, d), after the final norm
+        h = body(x, use_cache=False).last_hidden_state  # (B, T, d), after the final norm
     for layer, v in taps.items():
         out.hidden[s.hlayers.index(layer), hs, : v.shape[-1]] = v.float().cpu().numpy()
     return h
 
 
 def main_pass(model, tokens: np.ndarray, s: Samples, *, batch_size: int,
-              label: str = "measure") -> PassResult:
-    """Run the evaluation tokens (seq, pos) through ``model`` in batches of ``batch_size``."""
+              label: str = "measure", prev=None) -> PassResult:
+    """Run the evaluation tokens (seq, pos) through ``model`` in batches of ``batch_size``.
+
+    ``prev`` (heads.PrevToken): also keep the previous-token attention of its sequences.
+    """
     body, head = arch.logits_head(model)
     n_seq, n_pos = tokens.shape
     V = head.weight.shape[0]
     out = _Out(n_seq, n_pos, s, V, model.config.hidden_size)
     batch = min(batch_size, n_seq)
     dev = head.weight.device
-    scratch = _Scratch(min(batch * n_pos * V, max(LOGIT_BUDGET, batch * V)), dev)  # _score_slices
+    scratch = _Scratch(min(batch * n_pos, max(1, LOGIT_BUDGET // V)), V, dev)  # _score_slices
     with torch.inference_mode(), bar(label, total=-(-n_seq // batch_size)) as pb:
         for b0 in range(0, n_seq, batch_size):
             x = torch.from_numpy(tokens[b0:b0 + batch_size]).long().to(dev)
-            h = _hidden_of_batch(model, body, x, b0, s, out)
+            with prev.tap(model, b0, len(x)) if prev is not None else contextlib.nullcontext():
+                h = _hidden_of_batch(model, body, x, b0, s, out)
             _score_slices(head, h, x, b0, s, out, scratch)
             pb.advance()
     return out.result()

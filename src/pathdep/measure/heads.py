@@ -41,10 +41,14 @@ Induction Heads", 2022, head activation evaluators; TransformerLens
   sample's tokens cannot do (docs/circuits.md; BENCHMARKS.md, issue 13).
 
 Patterns come from an eager-attention pass on these few short sequences only;
-the main log-prob pass keeps the fast attention.
+the main log-prob pass keeps the fast attention, except, in a job, on the
+batches of the first ``head_examples`` evaluation sequences, whose previous-token
+patterns it keeps (PrevToken) so that text is not run twice.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
@@ -75,10 +79,69 @@ def attention_sums(model, tokens: Tensor, reduce) -> list[Tensor]:
     sums: list[Tensor] = [0] * n_layers  # type: ignore[list-item]
     for b0 in range(0, B, step):
         x = tokens[b0:b0 + step]
-        out = model.base_model(x, output_attentions=True)
+        out = model.base_model(x, output_attentions=True, use_cache=False)
         for layer, a in enumerate(out.attentions):
             sums[layer] = sums[layer] + reduce(a.float(), x)
     return sums
+
+
+class PrevToken:
+    """The previous-token score's attention sums taken during the main pass (job.py), so the
+    evaluation text is not run a second time: the batches holding the first ``n`` sequences
+    run with eager attention, and a hook on each block's attention keeps only the i -> i-1
+    diagonal of the first PREV_CONTEXT positions (causal attention there does not see the
+    positions after them, so it equals the separate pass on the truncated text, to float32
+    rounding). ``ok`` is False when some layer gave no pattern; head_scores then runs its
+    own pass."""
+
+    def __init__(self, model, n: int, n_pos: int):
+        L, H = model.config.num_hidden_layers, model.config.num_attention_heads
+        self.n, self.width = n, min(PREV_CONTEXT, n_pos)
+        self.sums = torch.zeros(L, H, device=model.get_input_embeddings().weight.device)
+        self.seen = [0] * L
+        self.mods = arch.attention_modules(model)
+
+    @classmethod
+    def for_pass(cls, model, n: int, n_pos: int, batch: int) -> PrevToken | None:
+        """None where the patterns of a batch would not fit ATTN_BUDGET or the blocks'
+        attention modules are not known (arch.attention_modules)."""
+        H = model.config.num_attention_heads
+        if n < 1 or batch * H * n_pos * n_pos > ATTN_BUDGET or not arch.attention_modules(model):
+            return None
+        return cls(model, n, n_pos)
+
+    @property
+    def ok(self) -> bool:
+        return all(k == self.n for k in self.seen)
+
+    def scores(self) -> Tensor:
+        """(L, H) previous-token scores, as head_scores computes them."""
+        return self.sums / (self.n * (self.width - 1))
+
+    @contextlib.contextmanager
+    def tap(self, model, b0: int, B: int):
+        """Around the forward of the batch of sequences [b0, b0 + B)."""
+        k = max(0, min(B, self.n - b0))
+        if k == 0:
+            yield
+            return
+
+        def keep(layer):
+            def hook(_mod, _args, output):
+                w = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+                if w is not None:  # (B, H, T, T)
+                    d = w[:k, :, : self.width, : self.width].float()
+                    self.sums[layer] += d.diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))
+                    self.seen[layer] += k
+            return hook
+
+        handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(self.mods)]
+        try:
+            with arch.eager_attention(model):
+                yield
+        finally:
+            for h in handles:
+                h.remove()
 
 
 def _prev(a: Tensor, _x) -> Tensor:
@@ -145,19 +208,22 @@ def ov_eigen_scores(model, ids: Tensor) -> Tensor:
     return scores
 
 
-def head_scores(model, text: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+def head_scores(model, text: np.ndarray, prefix: np.ndarray, prev: Tensor | None = None
+                ) -> np.ndarray:
     """``head_score[layer, head, kind]`` (kinds as store.schema.KINDS) for one model.
 
     ``text``: evaluation sequences (previous-token score); ``prefix``: BOS + 4
-    repeats of n random tokens (plan.py).
+    repeats of n random tokens (plan.py); ``prev``: the previous-token scores
+    when the main pass took them (PrevToken), else they are computed here.
     """
     dev = model.get_input_embeddings().weight.device
     text_t = torch.as_tensor(text[:, :PREV_CONTEXT], dtype=torch.long, device=dev)
     prefix_t = torch.as_tensor(prefix, dtype=torch.long, device=dev)
     n = (prefix.shape[1] - 1) // 4
     with torch.inference_mode(), arch.eager_attention(model):
-        prev = torch.stack(attention_sums(model, text_t, _prev))  # (L, H)
-        prev = prev / (text_t.shape[0] * (text_t.shape[1] - 1))
+        if prev is None:
+            prev = torch.stack(attention_sums(model, text_t, _prev))  # (L, H)
+            prev = prev / (text_t.shape[0] * (text_t.shape[1] - 1))
         mul = torch.stack(attention_sums(model, prefix_t, _mul))  # (L, 4, H)
     with torch.inference_mode():
         copying = copying_scores(model, prefix_t[:, 1:1 + n])

@@ -21,7 +21,7 @@ import numpy as np
 
 from pathdep.errors import PathdepError
 from pathdep.measure.forward import Samples, main_pass
-from pathdep.measure.heads import head_scores
+from pathdep.measure.heads import PrevToken, head_scores
 from pathdep.measure.stream import delete_cached
 from pathdep.measure.weights import weight_vector
 from pathdep.models.device import auto_batch_size
@@ -113,10 +113,13 @@ def measure_checkpoint(job: MeasureJob, inputs: dict) -> dict[str, np.ndarray]:
         batch = job.batch_size
         if job.auto_batch:
             batch = auto_batch_size(model, tokens.shape[1], model.device, given=batch)
-        res = main_pass(model, tokens, samples, batch_size=batch,
-                        label=f"{job.run.id}@{job.step}")
         prefix = inputs["prefix_tokens"]
-        heads = head_scores(model, tokens[: prefix.shape[0]], prefix)
+        prev = PrevToken.for_pass(model, min(prefix.shape[0], len(tokens)), tokens.shape[1],
+                                  batch)  # the previous-token patterns, from the main pass
+        res = main_pass(model, tokens, samples, batch_size=batch,
+                        label=f"{job.run.id}@{job.step}", prev=prev)
+        heads = head_scores(model, tokens[: prefix.shape[0]], prefix,
+                            prev.scores() if prev is not None and prev.ok else None)
         behavior = _behavior(job, model, batch) if dims.probe else {}
         weights = {"weight_stats": weight_vector(model)} if dims.wstat else {}
     finally:  # free the model now: reference counting usually does it, and a full

@@ -67,6 +67,22 @@ def residual_taps(model, layers: list[int], select: Callable[[Tensor], Tensor]
             h.remove()
 
 
+ATTENTION_NAMES = ("attn", "attention", "self_attn")  # GPT-2, GPT-NeoX, Llama-style blocks
+
+
+def attention_modules(model) -> list[nn.Module]:
+    """Each block's attention module (whose output is (attn_output, weights, ...)); [] if
+    some block has none of the known names."""
+    mods = []
+    for blk in blocks(model):
+        mod = next((getattr(blk, n) for n in ATTENTION_NAMES
+                    if isinstance(getattr(blk, n, None), nn.Module)), None)
+        if mod is None:
+            return []
+        mods.append(mod)
+    return mods
+
+
 def logits_head(model) -> tuple[nn.Module, Callable[[Tensor], Tensor]]:
     """(body, head): ``body(input_ids).last_hidden_state`` then ``head(h)`` gives the logits."""
     head = model.get_output_embeddings()

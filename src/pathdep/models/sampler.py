@@ -159,7 +159,7 @@ def sample_padded(model, prompts: list[list[int]], *, pad_id: int, eos_id: int,
     (generated tokens after EOS are masked, and are ``pad_id``), and the
     generated part alone.
     """
-    ids, mask = left_pad(prompts, pad_id)
+    ids, mask = (t.to(model_device(model)) for t in left_pad(prompts, pad_id))
     g, gmask = decode(model, ids, max_new_tokens, generator=generator, temperature=temperature,
                       eos_id=eos_id, fill_id=pad_id, attention_mask=mask)
     return torch.cat([ids, g], 1), torch.cat([mask, gmask], 1), g

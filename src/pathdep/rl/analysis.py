@@ -30,7 +30,7 @@ from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
 from pathdep.analysis.result import AnalysisResult
 from pathdep.errors import PathdepError
 from pathdep.models import load_model, load_tokenizer
-from pathdep.rl.grpo import eval_subset, form_share, run_seed
+from pathdep.rl.grpo import eval_subset, form_share, rl_device, run_seed
 from pathdep.rl.options import RLOptions
 from pathdep.rl.task import FormTask, make_task
 from pathdep.spec import RLSpec
@@ -96,17 +96,20 @@ def _grid_runs(suite, base=None) -> list:
     return [r for r in runs if same(r)]
 
 
-def _pretrain_shares(suite, task: FormTask, base=None) -> pd.DataFrame:
+def _pretrain_shares(suite, task: FormTask, base=None, cfg: RLSpec | None = None
+                     ) -> pd.DataFrame:
     """share_A on held-out and training prompts at the last checkpoint of every grid run
-    that differs from ``base`` only in seed and data order."""
+    that differs from ``base`` only in seed and data order (on ``cfg``'s device)."""
     held, train = eval_subset(task.heldout), eval_subset(task.train)
+    dev, amp = rl_device(cfg or RLSpec())
     rows = []
     for run in _grid_runs(suite, base):
         ck = run.checkpoints[-1]
-        model, tok = load_model(run, ck), load_tokenizer(run, ck)
-        rows.append({"run": run.id, "step": ck.step,
-                     "share_heldout": form_share(model, tok, held) if held else np.nan,
-                     "share_train": form_share(model, tok, train)})
+        model, tok = load_model(run, ck).to(dev), load_tokenizer(run, ck)
+        with amp():
+            rows.append({"run": run.id, "step": ck.step,
+                         "share_heldout": form_share(model, tok, held) if held else np.nan,
+                         "share_train": form_share(model, tok, train)})
         del model
     return pd.DataFrame(rows)
 
@@ -222,6 +225,7 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     if cfg is None:
         cfg = RLSpec.model_validate(((suite.meta or {}).get("spec") or {}).get("rl") or {})
+    rl_device(cfg)  # a device or dtype that is not there fails before any seed runs
     task = make_task(cfg.task, suite)
     run, ck = _base(suite, cfg)
     if not ck.path:
@@ -234,7 +238,7 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
     traj = _trajectories(trajs)
     finals = traj[traj["step"] == traj.groupby("seed")["step"].transform("max")]
     finals = finals.reset_index(drop=True)
-    pre = _pretrain_shares(suite, task, run)
+    pre = _pretrain_shares(suite, task, run, cfg)
     left_out = sorted({r.id for r in _grid_runs(suite)} - set(pre["run"]))
     pred = predictability(traj, col)
     summary = {"task": task.name,

@@ -26,11 +26,16 @@ held-out and training prompts; and one answer is sampled per held-out prompt
 for the held-out reward and the share of form A among correct answers.
 
 One seed is reproducible: prompts come from ``random.Random`` and samples
-from a ``torch.Generator``, both seeded with the RL seed.
+from a ``torch.Generator``, both seeded with the RL seed. ``[rl] device`` and
+``dtype`` place the model as ``[train]``'s do (models/device.py; default cpu and
+float32, bit-identical reruns); the sampling generator stays on the CPU
+(models/sampler.py draws there), so a GPU changes the numbers only by its
+arithmetic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -44,8 +49,9 @@ import torch
 
 from pathdep import atomic, progress
 from pathdep.errors import PathdepError
+from pathdep.models.device import resolve_device, resolve_dtype
 from pathdep.models.load import load_folder
-from pathdep.models.sampler import left_pad, positions, sample_padded
+from pathdep.models.sampler import left_pad, model_device, positions, sample_padded
 from pathdep.rl.task import FormItem, FormTask
 from pathdep.spec import RLSpec
 
@@ -132,7 +138,7 @@ def form_logprobs(model, tok, items: list[FormItem], batch_size: int = 64) -> np
     out = np.zeros(len(rows))
     for s in range(0, len(rows), batch_size):
         chunk = rows[s:s + batch_size]
-        ids, mask = left_pad(chunk, pad)
+        ids, mask = (t.to(model_device(model)) for t in left_pad(chunk, pad))
         lp = token_logprobs(model, ids, mask)
         n = ids.shape[1]
         for j, length in enumerate(spans[s:s + batch_size]):
@@ -176,21 +182,27 @@ def evaluate(model, tok, task: FormTask, cfg: RLSpec, gen: torch.Generator) -> d
 
 
 def grpo_step(model, opt, tok, task: FormTask, items: list[FormItem], cfg: RLSpec,
-              gen: torch.Generator, normalize: bool = True) -> dict:
-    """One policy-gradient step on ``items`` (``cfg.group`` samples each); returns its stats."""
+              gen: torch.Generator, normalize: bool = True, amp=contextlib.nullcontext) -> dict:
+    """One policy-gradient step on ``items`` (``cfg.group`` samples each); returns its stats.
+
+    ``amp``: the autocast context of the forward passes (rl_device); backward runs outside.
+    """
     model.eval()  # no dropout: the sampled and the trained policy are the same
     rows = [[_bos(tok)] + encode(tok, it.prompt) for it in items for _ in range(cfg.group)]
-    ids, mask, g = sample(model, tok, rows, max_new_tokens=cfg.max_new_tokens,
-                          temperature=cfg.temperature, generator=gen)
+    with amp():
+        ids, mask, g = sample(model, tok, rows, max_new_tokens=cfg.max_new_tokens,
+                              temperature=cfg.temperature, generator=gen)
     lengths, texts = answer_lengths(tok, g)
     expanded = [it for it in items for _ in range(cfg.group)]
-    r = torch.tensor([task.reward(it, t) for it, t in zip(expanded, texts, strict=True)])
+    r = torch.tensor([task.reward(it, t) for it, t in zip(expanded, texts, strict=True)],
+                     device=ids.device)
     adv = advantages(r, cfg.group, normalize)
     p = ids.shape[1] - g.shape[1]
     keep = torch.zeros_like(g, dtype=torch.float32)
     for i, n in enumerate(lengths):
         keep[i, :n] = 1
-    lp = token_logprobs(model, ids, mask, cfg.temperature)[:, p - 1:]
+    with amp():
+        lp = token_logprobs(model, ids, mask, cfg.temperature)[:, p - 1:]
     loss = -(adv * (lp * keep).sum(1)).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -200,6 +212,16 @@ def grpo_step(model, opt, tok, task: FormTask, items: list[FormItem], cfg: RLSpe
     n_a, n_b = forms.count("A"), forms.count("B")
     return {"reward": float(r.mean()), "loss": float(loss.detach()),
             "sample_share_A": n_a / (n_a + n_b) if n_a + n_b else None}
+
+
+def rl_device(cfg: RLSpec):
+    """(torch.device, autocast context factory) of ``[rl] device`` and ``dtype``; a device
+    or dtype that is not there is a PathdepError naming the fix (models/device.py)."""
+    dev = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, dev)
+    if dtype is torch.float32:
+        return dev, contextlib.nullcontext
+    return dev, lambda: torch.autocast(dev.type, dtype=dtype)
 
 
 def check_lengths(tok, task: FormTask, cfg: RLSpec) -> None:
@@ -222,21 +244,26 @@ def train_seed(model, tok, task: FormTask, cfg: RLSpec, seed: int, *,
     training prompts, held-out reward, share of form A among correct samples.
     """
     check_lengths(tok, task, cfg)
+    dev, amp = rl_device(cfg)
+    model.to(dev)
     rng = random.Random(f"pathdep.rl:{seed}")
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     k = min(cfg.prompts_per_step, len(task.train))
-    rewards, shares, evals = [], [], [{"step": 0, **evaluate(model, tok, task, cfg, gen)}]
+    with amp():
+        evals = [{"step": 0, **evaluate(model, tok, task, cfg, gen)}]
+    rewards, shares = [], []
     t0 = time.perf_counter()
     with progress.bar(f"rl seed {seed}", total=cfg.steps, info="") as bar:
         for step in range(1, cfg.steps + 1):
             items = rng.sample(task.train, k)
-            st = grpo_step(model, opt, tok, task, items, cfg, gen, normalize)
+            st = grpo_step(model, opt, tok, task, items, cfg, gen, normalize, amp)
             rewards.append(st["reward"])
             shares.append(st["sample_share_A"])
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                ev = {"step": step, "reward": float(np.mean(rewards[-cfg.eval_every:])),
-                      **evaluate(model, tok, task, cfg, gen)}
+                with amp():
+                    ev = {"step": step, "reward": float(np.mean(rewards[-cfg.eval_every:])),
+                          **evaluate(model, tok, task, cfg, gen)}
                 evals.append(ev)
                 log.debug("rl seed %d step %d: reward %.3f, share A held-out %s, train %.3f",
                          seed, step, ev["reward"], _f(ev["share_heldout"]), ev["share_train"])

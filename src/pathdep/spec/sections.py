@@ -266,6 +266,19 @@ class RLSpec(_Strict):
     max_new_tokens: int = Field(8, ge=1, description="Longest sampled answer, in tokens.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
     eval_every: int = Field(5, ge=1, description="Measure the form share every this many steps.")
+    device: str = Field(
+        "cpu", exclude_if=lambda v: v == "cpu",  # so older specs (and finished seeds) keep their key
+        description="Where the base model is fine-tuned and the shares measured: cpu (the default: "
+                    "bit-identical reruns), cuda, cuda:N, mps, or auto (a GPU if there is one).")
+    dtype: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32", exclude_if=lambda v: v == "float32",
+        description="float32, or bfloat16 autocast for the forward passes (float32 weights and "
+                    "Adam, as [train]); auto = bfloat16 on a GPU that has it, else float32.")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        return check_device(v)
 
 
 def check_device(v: str) -> str:
