@@ -60,6 +60,8 @@ def contexts(ds: xr.Dataset, idx: np.ndarray, width: int = 10) -> list[str]:
 
 def _char_flags(tok: str) -> dict[str, bool]:
     core = tok.strip().lstrip("Ġ▁")
+    if core.startswith("<|") and core.endswith("|>"):  # a special token (<|endoftext|>) is not a
+        core = "special"                             # bracket or punctuation: a plain word
     alpha = [c for c in core if c.isalpha()]
     return {
         "punctuation": bool(core) and all(c in PUNCT for c in core),
