@@ -324,7 +324,7 @@ def _alignment_text(b: _Basins) -> str:
 
 def _summary(b: _Basins, o: BasinsOptions, grid: np.ndarray, inp: inputs.Inputs) -> dict:
     within, between = b.within_between()
-    return {"n_runs": len(b.chosen), "n_basins": b.n_basins,
+    return {"n_runs": len(b.chosen), "n_suite_runs": b.n_suite_runs, "n_basins": b.n_basins,
             "basin_sizes": np.bincount(b.basin)[1:].tolist(), "threshold": b.thr,
             "rel_threshold": o.rel_threshold, "threshold_given": o.threshold is not None,
             "step": b.steps[0] if b.shared else None, "shared_step": b.shared,
