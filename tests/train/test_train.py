@@ -151,7 +151,10 @@ def test_ctrl_c_says_how_to_resume_and_the_rerun_finishes(tmp_path):
     _write_spec(spec_file, d)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "pathdep.cli", "train", str(spec_file), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A shell running the tests in the background starts them with SIGINT ignored, which the
+    # child would inherit (and Python then installs no KeyboardInterrupt handler): restore it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ck = out / "runs" / "seed0-data0" / "checkpoints"
     deadline = time.time() + 120
     while time.time() < deadline and not (ck / "step-0000040").exists():
