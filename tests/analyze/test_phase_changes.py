@@ -93,3 +93,29 @@ def test_formation_is_counted_per_level_of_a_model_factor():
     assert by.loc["gpt_neox", ["runs", "formed"]].tolist() == [3, 3]
     assert by.loc["gpt2", ["runs", "formed"]].tolist() == [3, 0]
     assert "3 of 6 runs (arch gpt2: 0 of 3, gpt_neox: 3 of 3)" in res.verdict
+
+
+def test_formed_means_what_circuit_survival_means():
+    """Issue 13 item 4: one definition of formed. Run 0's previous-token head climbs slowly
+    (0.1 -> 0.7 over 12 checkpoints: no change point qualifies, but it holds the role for many
+    checkpoints), run 1's crosses 0.4 at one checkpoint only (noise); phase changes must count
+    run 0 as formed and run 1 not, as circuit survival does."""
+    from pathdep.analyze.circuit_survival import circuit_survival
+
+    ds, _ = add_heads(base(n_runs=4, n_steps=16), formation=np.array([8, 9, 8, 9]), prev_at=4)
+    kind = list(ds["kind"].values).index("previous_token")
+    hs = ds["head_score"].values.copy()
+    hs[:2, :, 0, 1, kind] = 0.05
+    hs[0, :, 0, 1, kind] = np.r_[np.full(4, 0.1), np.linspace(0.15, 0.7, 12)]
+    hs[1, 9, 0, 1, kind] = 0.6
+    ds["head_score"] = (ds["head_score"].dims, hs)
+    res = phase_changes(ds, n_boot=50)
+    steps = res.tables["per_run"].previous_token_step.to_numpy()
+    assert np.isfinite(steps[0]) and np.isnan(steps[1]) and np.isfinite(steps[2:]).all()
+    surv = circuit_survival(ds, n_boot=50).tables["fates"]
+    prev = surv[surv.role == "previous_token"].set_index("run")
+    formed = prev["first_step"].notna().to_numpy()
+    assert formed.tolist() == np.isfinite(steps).tolist() == [True, False, True, True]
+    # a ramp is dated at its largest qualifying rise, never before the role is held
+    assert steps[0] >= prev.loc["run0", "first_step"]
+    assert "previous-token heads in 3 of 4 runs" in res.verdict

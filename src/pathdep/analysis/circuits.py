@@ -28,9 +28,12 @@ fewer dimensions than the sample has tokens cannot do (docs/circuits.md).
 0.4 is the threshold at which ARENA's notes name the induction heads of
 ``attn-only-2l`` (methods.md §1, a third-party note); uniform attention over a
 100-token sequence scores about 0.02 on either pattern, so 0.4 is far above
-chance. Phase changes (analyze/phase_changes.py) date formation on
-:func:`strongest` and circuit survival (analyze/circuit_survival.py) assigns
-roles with :func:`formed`, so the two cannot disagree on what formed.
+chance. A run has *formed* a role from the first checkpoint at which some head
+holds it in a spell of :data:`SPELL` checkpoints (:func:`stable`,
+:func:`first_formed`): circuit survival (analyze/circuit_survival.py) assigns
+roles with it, and phase changes (analyze/phase_changes.py) count the runs that
+formed with it and date the change on :func:`strongest`, so the two cannot
+disagree on which runs formed.
 """
 
 from __future__ import annotations
@@ -112,3 +115,34 @@ def describe(role: str) -> str:
     s = f"{role.replace('_', '-')} score >= {THRESHOLD[role]:g}"
     return (s + f" and the head copies (OV eigenvalues Σλ/Σ|λ| > {COPYING_MIN:g})"
             if role == "induction" else s)
+
+
+SPELL = 3  # checkpoints in a row a head must hold a role for it to count (docs/calibration.md)
+
+
+def stable(held: np.ndarray, spell: int = SPELL) -> np.ndarray:
+    """(step, head): the head holds the role in a spell of at least ``spell`` consecutive
+    checkpoints including this one (shorter spells above the threshold are noise), or up to
+    the last checkpoint from at least ``spell - 1`` before it (a role gained at the end)."""
+    out = np.zeros_like(held)
+    n = len(held)
+    for h in range(held.shape[1]):
+        on = np.r_[False, held[:, h], False].astype(int)
+        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
+        for a, b in zip(starts, ends, strict=True):
+            if b - a >= spell or (b == n and b - a >= min(spell - 1, n)):
+                out[a:b, h] = True
+    return out
+
+
+def first_formed(ds: xr.Dataset, role: str, threshold: float | None = None) -> np.ndarray:
+    """(run,): the first measured step at which a head holds ``role`` in a spell of
+    :data:`SPELL` checkpoints (:func:`stable`); NaN where no head ever does."""
+    roles, st, done = held(ds, role, threshold), data.steps(ds), data.done(ds)
+    out = np.full(roles.shape[0], np.nan)
+    for r in range(roles.shape[0]):
+        ok = np.flatnonzero(done[r])
+        alive = np.flatnonzero(stable(roles[r, ok]).any(1)) if ok.size else []
+        if len(alive):
+            out[r] = float(st[ok[alive[0]]])
+    return out

@@ -45,22 +45,7 @@ def _fate(first: set, final: set) -> str:
     return "partly replaced" if first & final else "replaced"
 
 
-SPELL = 3  # checkpoints in a row a head must hold a role for it to count
-
-
-def stable(held: np.ndarray, spell: int = SPELL) -> np.ndarray:
-    """(step, head): the head holds the role in a spell of at least ``spell`` consecutive
-    checkpoints including this one (shorter spells above the threshold are noise), or up to
-    the last checkpoint from at least ``spell - 1`` before it (a role gained at the end)."""
-    out = np.zeros_like(held)
-    n = len(held)
-    for h in range(held.shape[1]):
-        on = np.r_[False, held[:, h], False].astype(int)
-        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
-        for a, b in zip(starts, ends, strict=True):
-            if b - a >= spell or (b == n and b - a >= min(spell - 1, n)):
-                out[a:b, h] = True
-    return out
+SPELL, stable = circuits.SPELL, circuits.stable  # the one definition (analysis/circuits.py)
 
 
 def survival_row(held: np.ndarray, steps: np.ndarray, heads: list[str]) -> dict:

@@ -143,7 +143,8 @@ def _rows(prop: str, fac: dict, y: np.ndarray, n_items: int | None, n_boot: int,
 
     def stat(r, w):
         d = decompose({k: v[r] for k, v in fac.items()}, y[r], w)
-        return np.array([d[k] for k in keys])
+        # a share of 0 comes out as about -1e-16 from rounding: printed, it reads as negative
+        return np.array([0.0 if abs(d[k]) < 1e-12 else d[k] for k in keys])
 
     ivs = bootstrap.estimate_many(stat, len(y), n_items, n_boot=n_boot, seed=seed)
     return [{"property": prop, "source": k, "share": i.value, "share_low": i.low, "share_high": i.high}

@@ -9,8 +9,11 @@ dated at the first checkpoint after it. Per run this gives the step at which
 induction heads form (the main change of ``heads:induction_head``, the score of
 the run's best induction head as analysis/circuits.py defines it: prefix
 matching, counted only while the head copies), the step at which
-previous-token heads form (``heads:previous_token_head``), and the step at
-which the ICL score jumps (Olsson et al.: it falls from about −0.1 to about
+previous-token heads form (``heads:previous_token_head``): a run counts as
+formed when a head holds the role in a spell of three checkpoints
+(circuits.first_formed, the definition circuit survival uses), and is dated at
+its qualifying main change, else its largest qualifying rise, else the spell's
+first checkpoint; and the step at which the ICL score jumps (Olsson et al.: it falls from about −0.1 to about
 −0.4 nats). Across runs: the median of each with an interval, their
 spread (s.d. of log10 step), and the paired difference of the two (log10
 step) with Sellam et al.'s paired bootstrap; the two *coincide* when that
@@ -107,12 +110,31 @@ def _detect(P: xr.DataArray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "signal", "step", "before", "after", "jump", "main"])
 
 
-def _event_steps(cps: pd.DataFrame, signal: str, runs: list[str]) -> np.ndarray:
-    """Per run, the step of the signal's main change if it is a real phase change (QUALIFIES)."""
-    main = cps[(cps["signal"] == signal) & cps["main"]]
+def _event_steps(cps: pd.DataFrame, signal: str, runs: list[str],
+                 formed: np.ndarray | None = None) -> np.ndarray:
+    """Per run, the step of the signal's main change if it is a real phase change (QUALIFIES).
+
+    For a head signal, ``formed`` (per run, circuits.first_formed: NaN = never) decides
+    which runs formed, as circuit survival decides it; a run that formed is dated at its
+    main change if that qualifies, else at its largest qualifying rise, else at the first
+    checkpoint of the spell (a rise too gradual for a change point)."""
     ok = QUALIFIES.get(signal, lambda jump, after: True)
+    sig = cps[cps["signal"] == signal]
+    main = sig[sig["main"]]
     m = {r.run: float(r.step) for r in main.itertuples() if ok(r.jump, r.after)}
-    return np.array([m.get(r, np.nan) for r in runs])
+    if formed is None:
+        return np.array([m.get(r, np.nan) for r in runs])
+    rises = sig[[bool(ok(j, a)) for j, a in zip(sig["jump"], sig["after"], strict=True)]]
+    best = {run: float(g.loc[g["jump"].idxmax(), "step"]) for run, g in rises.groupby("run")}
+    return np.array([np.nan if not np.isfinite(f) else m.get(r, best.get(r, f))
+                     for r, f in zip(runs, formed, strict=True)])
+
+
+def _formed(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per head signal the store measured, circuits.first_formed of its role."""
+    kinds = {str(k) for k in ds["kind"].values} if data.has_values(ds, "head_score") else set()
+    return {sig: circuits.first_formed(ds, role) for sig, role in HEAD_SIGNALS.items()
+            if role in kinds}
 
 
 def formation_steps(ds: xr.Dataset) -> dict[str, np.ndarray]:
@@ -124,8 +146,8 @@ def formation_steps(ds: xr.Dataset) -> dict[str, np.ndarray]:
     if not sigs:
         return {}
     cps = _detect(P.sel(property=sigs))
-    names = data.runs(ds)
-    return {HEAD_SIGNALS[s]: _event_steps(cps, s, names) for s in sigs}
+    names, formed = data.runs(ds), _formed(ds)
+    return {HEAD_SIGNALS[s]: _event_steps(cps, s, names, formed.get(s)) for s in sigs}
 
 
 def _spacing(st: np.ndarray, around: np.ndarray) -> float:
@@ -269,9 +291,9 @@ def phase_changes(ds: xr.Dataset, options: BootOptions | None = None,
         raise data.Skip("the store has no head_score, icl_score or behavior")
     P = signals(ds)
     cps = _detect(P)
-    names, st = data.runs(ds), data.steps(ds)
-    ev = {"induction_step": _event_steps(cps, INDUCTION, names),
-          "previous_token_step": _event_steps(cps, PREVIOUS, names),
+    names, st, formed = data.runs(ds), data.steps(ds), _formed(ds)
+    ev = {"induction_step": _event_steps(cps, INDUCTION, names, formed.get(INDUCTION)),
+          "previous_token_step": _event_steps(cps, PREVIOUS, names, formed.get(PREVIOUS)),
           "icl_jump_step": _event_steps(cps, ICL, names)}
     t = _timing(ev, st, n_boot, seed)
     per_run = pd.DataFrame({"run": names, **ev})
