@@ -24,6 +24,17 @@ def test_bad_spec_exits_2_with_the_key(tmp_path):
     assert "data.n_doc" in r.output and "n_docs" in r.output
 
 
+def test_an_unknown_analysis_in_the_spec_exits_2_before_training(tmp_path):
+    from pathdep.pipeline import EXAMPLES
+
+    p = tmp_path / "s.toml"
+    p.write_text((EXAMPLES / "quick.toml").read_text() + '\n[report]\nanalyses = ["clustrs"]\n')
+    r = runner.invoke(app, ["run", str(p), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    assert "report.analyses" in r.output and "did you mean clusters" in r.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_missing_spec_exits_2(tmp_path):
     r = runner.invoke(app, ["train", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "does not exist" in r.output

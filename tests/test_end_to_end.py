@@ -31,3 +31,36 @@ def test_quick_suite_end_to_end(tmp_path):
 
     again = measure(made["suite"], out=made["store"])
     assert again.measured == [] and len(again.skipped) == ds.sizes["run"] * ds.sizes["step"]
+
+
+def test_the_demo_trains_its_induction_suite_beside_the_world_suite(tmp_path, monkeypatch):
+    """`pathdep demo` (issue 13): the demo's folder holds a second suite in induction/, whose
+    report the demo's report links and quotes; a rerun reuses both. Tiny stand-ins for the
+    two shipped specs, with the shipped induction spec's [report] analyses."""
+    import pathdep.pipeline as pipeline
+    from pathdep.spec import load_spec
+    from tests.conftest import tiny_spec_dict, write_toml
+
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    write_toml(examples / "demo.toml", tiny_spec_dict(name="world"))
+    ind = tiny_spec_dict(name="ind", data={"generator": "repeat-copy", "n_symbols": 16,
+                                           "length": 31, "span": 8, "layout": "cycle", "period": [4, 8],
+                                           "n_docs": 200, "n_eval_docs": 8},
+                         model={"context": 32})
+    ind["report"] = {"analyses": load_spec(EXAMPLES / "demo_induction.toml").report.analyses}
+    write_toml(examples / "demo_induction.toml", ind)
+    monkeypatch.setattr(pipeline, "EXAMPLES", examples)
+    out = tmp_path / "demo"
+    made = pipeline.demo(out)
+    assert made["report"] == out / "report.html" and made["induction"] == out / "induction" / \
+        "report.html"
+    ran = {p.name for p in (out / "induction" / "measurements.zarr.analysis").iterdir()
+           if p.is_dir() and not p.name.startswith(".")}
+    assert ran <= set(ind["report"]["analyses"]) and "phase_changes" in ran
+    summary = json.loads((out / "summary.json").read_text())
+    (c,) = summary["companions"]
+    assert c["href"] == "induction/report.html" and c["suite"] == "ind" and c["n_runs"] == 2
+    assert 'href="induction/report.html"' in made["report"].read_text()
+    again = pipeline.demo(out)  # everything is reused
+    assert again["induction"] == made["induction"]

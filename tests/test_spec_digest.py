@@ -26,6 +26,7 @@ SHIPPED = {
     "quick.toml": "dd116b58d19fd23a",
     "induction.toml": "e24ef671424f6a41",  # cycle layout, 600 steps, rotary crossed (issue 13)
     "text.toml": "2e4766aa20b33767",
+    "demo_induction.toml": "5066ba976854b05a",  # pathdep demo's second suite (issue 13)
 }
 OLD_SHIPPED = {  # rotary_pct = 0.25 (the default before issue 13)
     "demo.toml": "8a9dfac61fb92448",
@@ -103,3 +104,13 @@ def test_a_spec_that_writes_out_the_old_rotary_default_keeps_its_old_digest(name
 def test_the_rotary_default_is_part_of_the_digest():
     assert _every_kind(rotary_pct=1.0).digest() == EVERY_KIND_DIGEST
     assert _every_kind(rotary_pct=0.5).digest() not in (EVERY_KIND_DIGEST, OLD_EVERY_KIND_DIGEST)
+
+
+def test_which_analyses_run_is_not_part_of_the_digest():
+    """[report] analyses changes no weights: editing it must not orphan a trained suite."""
+    spec = load_spec(EXAMPLES / "demo_induction.toml")
+    d = spec.model_dump(mode="json")
+    d["report"]["analyses"] = None
+    assert parse_spec(d).digest() == spec.digest()
+    d["report"]["analyses"] = ["clusters"]
+    assert parse_spec(d).digest() == spec.digest()

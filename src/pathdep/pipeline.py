@@ -10,6 +10,7 @@ analysis results whose inputs are unchanged), so rerunning a spec is quick.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from pathdep.analyze import analyze
@@ -26,12 +27,15 @@ STORE_NAME = "measurements.zarr"
 
 
 def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess",
-        address: str | None = None) -> dict[str, Path]:
-    """Train, measure, analyse (every registered default analysis) and report a spec.
+        address: str | None = None, companions: Sequence[Path] = ()) -> dict[str, Path]:
+    """Train, measure, analyse and report a spec: the analyses its ``[report] analyses``
+    names, or every registered default analysis.
 
+    ``companions``: other suites' report pages the report links and quotes.
     Returns the paths produced: ``suite``, ``store``, ``analysis`` and ``report``.
     """
     spec_obj = spec if isinstance(spec, Spec) else load_spec(spec)
+    names = spec_obj.report.analyses  # validated with the spec, before any training
     out = Path(out)
     suite = train(spec, out, executor=executor, address=address)
     store = out / STORE_NAME
@@ -43,11 +47,21 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
             "(finished work is reused), or analyse what is there with `pathdep analyze "
             f"{store}`."
         )
-    analyze(store, suite=suite)
-    page = report(store, out / "report.html", title=spec_obj.report.title)
+    analyze(store, suite=suite, names=names)
+    page = report(store, out / "report.html", title=spec_obj.report.title, companions=companions)
     return {"suite": out, "store": store, "analysis": Path(f"{store}.analysis"), "report": page}
 
 
+INDUCTION_DIR = "induction"  # the demo's induction-head suite, inside the demo's folder
+
+
 def demo(out: str | Path = "pathdep-demo", **kw) -> dict[str, Path]:
-    """The built-in demo suite (examples/demo.toml), end to end."""
-    return run(EXAMPLES / "demo.toml", out, **kw)
+    """The built-in demo, end to end: the world suite (examples/demo.toml) and, in
+    ``<out>/induction``, the induction-head suite (examples/demo_induction.toml), whose
+    report the world report links and quotes (report/companions.py)."""
+    out = Path(out)
+    world = EXAMPLES / "demo.toml"
+    train(world, out, **kw)  # claims the folder, so the second suite may live inside it
+    ind = run(EXAMPLES / "demo_induction.toml", out / INDUCTION_DIR, **kw)
+    made = run(world, out, companions=[ind["report"]], **kw)
+    return {**made, "induction": ind["report"]}

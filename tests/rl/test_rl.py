@@ -179,6 +179,12 @@ def test_run_seed_writes_atomically_and_reuses(planted, tmp_path, monkeypatch):
 
     monkeypatch.setattr(grpo, "train_seed", boom)
     assert run_seed(base, planted_task(), cfg, 0, folder)["evals"] == traj["evals"]
+    moved = tmp_path / "moved"  # the suite folder moved whole: its finished seeds are kept
+    moved.mkdir()
+    for name in ("base", "rl"):
+        (tmp_path / name).rename(moved / name)
+    base, folder = moved / "base", moved / "rl" / "base@0" / "seed0"
+    assert run_seed(base, planted_task(), cfg, 0, folder)["evals"] == traj["evals"]
     with pytest.raises(AssertionError, match="must not be retrained"):  # other settings: rerun
         run_seed(base, planted_task(), cfg.model_copy(update={"steps": 3}), 0, folder)
     assert (folder / "done.json").is_file()  # the failed rerun left the finished seed in place

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json, write_text
 from pathdep.errors import PathdepError
 from pathdep.report import render
+from pathdep.report.companions import companions as linked
 from pathdep.report.sections import Section, arrange, question_labels
 from pathdep.report.store_info import StoreInfo, read_store_info
 from pathdep.version import __version__
@@ -180,12 +182,14 @@ def _plotly_js() -> Markup:
     return Markup(js)
 
 
-def report(store: Path, out: Path | None = None, *, title: str | None = None) -> Path:
+def report(store: Path, out: Path | None = None, *, title: str | None = None,
+           companions: Sequence[str | Path] = ()) -> Path:
     """Write the HTML report of ``store`` (default ``<store>.report.html``) and its JSON summary.
 
     Reads the analysis results in ``<store>.analysis/`` (and, if present, the
-    store's suite name, runs and factors). Returns the path of the HTML page;
-    the summary is ``summary_path(page)``.
+    store's suite name, runs and factors). ``companions``: other suites' report
+    pages to link, quoting their verdicts (report/companions.py). Returns the
+    path of the HTML page; the summary is ``summary_path(page)``.
     """
     store = Path(store)
     if store.name.endswith(ANALYSIS_SUFFIX) and store.is_dir():  # given the results folder
@@ -194,6 +198,7 @@ def report(store: Path, out: Path | None = None, *, title: str | None = None) ->
     if out.is_dir():
         out = out / default_out(store).name
     ctx = _context(store, title)
+    ctx["companions"] = ctx["summary"]["companions"] = linked(companions, out)
     page = render.environment().get_template("report.html.j2").render(
         **ctx, nonce=secrets.token_urlsafe(18), plotly_js=_plotly_js(),
         summary_file=summary_path(out).name)

@@ -39,6 +39,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -293,10 +294,12 @@ def run_seed(base: str | Path, task: FormTask, cfg: RLSpec, seed: int, folder: s
     read back instead of retrained.
     """
     folder = Path(folder)
-    key = config_key(cfg, task, str(base))
+    # the base as a path from the seed's folder, so a suite folder moved or copied whole
+    # keeps its finished seeds; seeds keyed by the absolute path (before) still match
+    key = config_key(cfg, task, os.path.relpath(Path(base).resolve(), folder.resolve()))
     if (folder / DONE).is_file():
         traj = json.loads((folder / "trajectory.json").read_text())
-        if traj.get("config") == key:
+        if traj.get("config") in (key, config_key(cfg, task, str(base))):
             log.info("rl seed %d: finished earlier in %s", seed, folder)
             return traj
         log.warning("rl seed %d in %s was run with other settings; running it again", seed, folder)

@@ -109,6 +109,7 @@ class Spec(_Strict):
         adds runs without changing the existing ones.
         """
         dump = self.model_dump(mode="json", exclude={"branches", "rl"})
+        dump["report"].pop("analyses", None)  # which analyses run changes no weights
         only_branches = {n for b in self.branches for n in b.intervention or []} - set(
             self.grid.intervention or [])
         dump["interventions"] = [i for i in dump["interventions"] if i["name"] not in only_branches]

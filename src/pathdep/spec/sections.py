@@ -327,3 +327,25 @@ class ReportSpec(_Strict):
     """Options of the HTML report."""
 
     title: str | None = None
+    analyses: list[str] | None = Field(
+        None, exclude_if=lambda v: v is None,  # so older specs keep their digest
+        description="The analyses `pathdep run` runs and reports (names as `pathdep analyze "
+                    "--help` lists them); default: every default analysis.")
+
+    @field_validator("analyses")
+    @classmethod
+    def _known(cls, v):
+        if v is not None:
+            from pathdep.analyze import registry  # deferred: the registry loads every analysis
+
+            if not v:
+                raise ValueError("analyses is empty; name at least one, or leave the key out "
+                                 "for every default analysis")
+            from pathdep.errors import PathdepError
+
+            for name in v:
+                try:
+                    registry.get(name)
+                except PathdepError as e:  # its message suggests the nearest names
+                    raise ValueError(str(e)) from None
+        return v
