@@ -158,7 +158,7 @@ def train(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
           out: Annotated[Path, typer.Option("--out", "-o", help="Suite folder to write.")],
           runs: Annotated[list[str] | None, typer.Option(
               "--runs", "--run", help="Only these run ids (repeat or comma-separate).")] = None,
-          executor: Annotated[str, typer.Option(help="inprocess or ray.")] = "inprocess",
+          executor: Annotated[str, typer.Option(help="inprocess, processes (one worker per core) or ray.")] = "inprocess",
           address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
           verbose: Verbose = False):
     """Train every run of a spec's grid into OUT (resumes if OUT holds this suite)."""
@@ -179,7 +179,7 @@ def _print_made(made: dict) -> None:
 @friendly
 def run(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything.")],
-        executor: Annotated[str, typer.Option(help="inprocess or ray.")] = "inprocess",
+        executor: Annotated[str, typer.Option(help="inprocess, processes (one worker per core) or ray.")] = "inprocess",
         address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
         verbose: Verbose = False):
     """Every stage of a spec: train, measure, analyse, report."""

@@ -10,6 +10,7 @@ analysis results whose inputs are unchanged), so rerunning a spec is quick.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,8 +59,12 @@ INDUCTION_DIR = "induction"  # the demo's induction-head suite, inside the demo'
 def demo(out: str | Path = "pathdep-demo", **kw) -> dict[str, Path]:
     """The built-in demo, end to end: the world suite (examples/demo.toml) and, in
     ``<out>/induction``, the induction-head suite (examples/demo_induction.toml), whose
-    report the world report links and quotes (report/companions.py)."""
+    report the world report links and quotes (report/companions.py). On more than one
+    core, runs train and checkpoints are measured in worker processes (``executor``
+    overrides)."""
     out = Path(out)
+    if (os.cpu_count() or 1) > 1:  # one-thread runs side by side (executors/processes.py)
+        kw.setdefault("executor", "processes")
     world = EXAMPLES / "demo.toml"
     train(world, out, **kw)  # claims the folder, so the second suite may live inside it
     ind = run(EXAMPLES / "demo_induction.toml", out / INDUCTION_DIR, **kw)

@@ -3,6 +3,7 @@
 | name        | where                                                        |
 |-------------|--------------------------------------------------------------|
 | inprocess   | one after another in this process (default)                  |
+| processes   | side by side in local worker processes, one per core         |
 | ray         | Ray tasks on a cluster (``address``) or a local instance     |
 
     with get_executor("ray", address=None, num_cpus=2) as ex:
@@ -16,13 +17,14 @@ from pathdep.errors import PathdepError
 from pathdep.executors.base import Executor, JobResult, call_guarded
 from pathdep.executors.inprocess import InProcessExecutor
 
-EXECUTORS = ("inprocess", "ray")
+EXECUTORS = ("inprocess", "processes", "ray")
 
 
 def get_executor(name: str = "inprocess", address: str | None = None, *,
                  num_cpus: int | None = None, cpus_per_job: float = 1,
                  gpus_per_job: float = 0) -> Executor:
     """An executor by name; ``address`` (Ray only) names a cluster, None starts a local one.
+    ``num_cpus``: Ray's CPUs, or the number of local worker processes (``processes``).
 
     ``gpus_per_job`` (Ray): the GPUs each task asks for (``num_gpus``), so Ray places
     GPU jobs on GPU nodes and sets ``CUDA_VISIBLE_DEVICES`` for them.
@@ -33,6 +35,14 @@ def get_executor(name: str = "inprocess", address: str | None = None, *,
                 "--address is for the ray executor; add --executor ray or drop --address"
             )
         return InProcessExecutor()
+    if name == "processes":
+        if address:
+            raise PathdepError(
+                "--address is for the ray executor; add --executor ray or drop --address"
+            )
+        from pathdep.executors.processes import ProcessExecutor
+
+        return ProcessExecutor(workers=num_cpus)
     if name == "ray":
         # deferred: ray is optional (pathdep[ray]); imported only when chosen
         from pathdep.executors.ray_executor import RayExecutor

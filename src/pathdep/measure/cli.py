@@ -31,7 +31,7 @@ def measure_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="The store to create or complete (a .zarr folder).")],
     evalset: Annotated[str | None, typer.Option(
         "--eval", help="Evaluation text: a .txt/.jsonl file, a dataset folder or hf:NAME[:CONFIG][@SPLIT]; default: the suite generator's held-out split.")] = None,
-    executor: Annotated[str, typer.Option(help="Where jobs run: inprocess or ray.")] = "inprocess",
+    executor: Annotated[str, typer.Option(help="Where jobs run: inprocess, processes (one worker per core) or ray.")] = "inprocess",
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: start a local instance.")] = None,
     runs: Annotated[list[str] | None, typer.Option("--runs", help="Run ids or glob patterns (repeat or comma-separate).")] = None,
     steps: Annotated[str | None, typer.Option(help="Steps '0,100,1000' or a range '100:5000'.")] = None,
