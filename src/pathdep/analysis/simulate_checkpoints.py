@@ -1,0 +1,46 @@
+"""Simulated per-checkpoint numbers for calibrating the verdicts of analyses that load
+checkpoints (issue 14): the tables those analyses compute from the models, drawn directly.
+
+    from pathdep.analysis.simulate_checkpoints import markov_kl_table, llc_estimates
+    markov_algorithms.from_table(markov_kl_table(8, seed=0, planted=False))
+
+A rep of such an analysis would load and evaluate every checkpoint (SGLD chains
+for the LLC, interpolation paths for barriers), so its calibration draws the
+numbers its decision reads instead, at the size of the noise measured on the
+demo suite and the test suites (docs/calibration.md gives each source), and
+passes them through the same decision function the analysis calls
+(:class:`~pathdep.analysis.contract.Simulation` ``run``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pathdep.probes.markov import ALGORITHMS
+
+# Markov KL (nats) of a two-layer model to each algorithm at its last checkpoint, from the test
+# suites' kl tables (Uni-Inf and Uni-Ret within 0.04-0.07 of each other, Bi-Inf about 0.12,
+# Bi-Ret 0.3-0.45); under the null the two nearest are tied.
+MARKOV_KL = {"uni_inf": 0.045, "uni_ret": 0.045, "bi_inf": 0.12, "bi_ret": 0.35}
+MARKOV_RUN_SD = 0.1  # sd of log KL shared by a run's algorithms (its model's quality)
+MARKOV_SD = 0.15  # sd of log KL per run and algorithm (the test suites' differences vary so)
+MARKOV_EFFECT = 0.7  # planted: Uni-Inf's KL as a share of the others' on training chains
+
+
+def markov_kl_table(n_runs: int, seed: int, planted: bool) -> pd.DataFrame:
+    """The markov_algorithms kl table at one (last) checkpoint: per run, chain set and
+    algorithm, log KL = log(mean) + a run effect + noise. Planted: on training chains Uni-Inf's
+    KL is :data:`MARKOV_EFFECT` times its null value."""
+    rng = np.random.default_rng([seed, 7])
+    rows = []
+    for cs in ("train", "fresh"):
+        for r in range(n_runs):
+            u = rng.normal(0, MARKOV_RUN_SD)
+            kl = {a: MARKOV_KL[a] * np.exp(u + rng.normal(0, MARKOV_SD)) for a in ALGORITHMS}
+            if planted and cs == "train":
+                kl["uni_inf"] *= MARKOV_EFFECT
+            near = min(kl, key=kl.get)
+            rows += [{"run": f"run{r}", "step": 1000, "chainset": cs, "algorithm": a,
+                      "kl": float(kl[a]), "dominant": near} for a in ALGORITHMS]
+    return pd.DataFrame(rows)
