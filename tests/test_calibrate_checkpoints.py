@@ -17,3 +17,20 @@ def test_markov_dominance_is_claimed_for_a_clearly_nearer_algorithm_and_not_for_
     assert np.mean([mk.SIMULATION.claims(r) for r in null]) <= 0.1
     # the per-run nearest algorithm (the old verdict) names one in every null suite
     assert all(r.summary["dominant_train"] for r in null)
+
+
+def test_llc_stages_are_found_on_a_planted_plateau_and_not_on_a_steady_rise():
+    from pathdep.analysis.simulate_checkpoints import llc_estimates
+    from pathdep.analyze import llc
+
+    o = llc.LLCOptions.build(n_boot=50)
+    planted = [llc.decide(llc_estimates(6, s, True), o, {}, "simulated", figures=False)
+               for s in range(10)]
+    patterns = np.concatenate([r.tables["stages"]["pattern"].to_numpy() for r in planted])
+    assert np.mean(patterns == "rise→plateau→rise") >= 0.9  # runs differ by 3 % at a checkpoint
+    for r in planted:
+        assert round(r.summary["first_boundary"].value) == 25 and llc.claims_stages(r)
+    null = [llc.decide(llc_estimates(6, s, False), o, {}, "simulated", figures=False)
+            for s in range(30)]
+    assert np.mean([llc.claims_stages(r) for r in null]) <= 0.1
+    assert all("no run's curve has a stage boundary" in r.verdict for r in null[:5])

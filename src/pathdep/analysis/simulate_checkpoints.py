@@ -44,3 +44,36 @@ def markov_kl_table(n_runs: int, seed: int, planted: bool) -> pd.DataFrame:
             rows += [{"run": f"run{r}", "step": 1000, "chainset": cs, "algorithm": a,
                       "kl": float(kl[a]), "dominant": near} for a in ALGORITHMS]
     return pd.DataFrame(rows)
+
+
+# The demo suite's llc table (BENCHMARKS.md): 5 log-spaced checkpoints, the LLC rising from
+# about -10 at step 0 to about 180 at step 1200, 2 SGLD chains whose s.d. is 0.3-6.6
+# (about 1 + 2 % of the LLC).
+LLC_STEPS = (0, 4, 25, 174, 1200)
+LLC_RUN_SD = 0.03  # relative sd of the LLC between runs at one checkpoint
+LLC_PLATEAU = 0.05  # planted: the rise from step 25 to 174 as a share of the curve's range
+
+
+def llc_curve(planted: bool) -> np.ndarray:
+    """The true LLC at :data:`LLC_STEPS`: a steady rise in log step (-10 + 60 log10(1 +
+    step)); planted, a plateau from step 25 to 174 rising :data:`LLC_PLATEAU` of the range."""
+    y = -10 + 60 * np.log10(1 + np.asarray(LLC_STEPS, float))
+    if planted:
+        y[3] = y[2] + LLC_PLATEAU * (y[-1] - y[0])
+    return y
+
+
+def llc_estimates(n_runs: int, seed: int, planted: bool, chains: int = 2) -> pd.DataFrame:
+    """The llc analysis's table of estimates: per run and checkpoint, the mean and s.d. over
+    ``chains`` SGLD chains, each the run's LLC plus chain noise of sd 1 + 0.02 |LLC|."""
+    rng = np.random.default_rng([seed, 11])
+    true = llc_curve(planted)
+    rows = []
+    for r in range(n_runs):
+        run = true * (1 + rng.normal(0, LLC_RUN_SD, len(true)))
+        for step, y in zip(LLC_STEPS, run, strict=True):
+            draws = y + rng.normal(0, 1 + 0.02 * abs(y), chains)
+            rows.append({"run": f"run{r}", "step": step, "llc_mean": float(draws.mean()),
+                         "llc_sd": float(draws.std(ddof=1)), "n_chains": chains,
+                         "n_diverged": 0, "init_loss": 2.0, "diverged": ""})
+    return pd.DataFrame(rows)
