@@ -34,3 +34,18 @@ def test_llc_stages_are_found_on_a_planted_plateau_and_not_on_a_steady_rise():
             for s in range(30)]
     assert np.mean([llc.claims_stages(r) for r in null]) <= 0.1
     assert all("no run's curve has a stage boundary" in r.verdict for r in null[:5])
+
+
+def test_basins_split_runs_behind_a_barrier_and_keep_one_basin_without_one():
+    from pathdep.analysis.simulate_checkpoints import barrier_matrix
+    from pathdep.lmc.basins_report import from_matrix
+    from pathdep.lmc.options import BasinsOptions
+
+    o = BasinsOptions.build()
+    for s in range(10):
+        res = from_matrix(*barrier_matrix(8, s, True), o)
+        basin = res.tables["assignments"]["basin"].to_numpy()
+        assert res.summary["n_basins"] == 2 and len(set(basin[:4])) == len(set(basin[4:])) == 1
+        assert basin[0] != basin[4]
+    null = [from_matrix(*barrier_matrix(8, s, False), o) for s in range(30)]
+    assert np.mean([r.summary["n_basins"] > 1 for r in null]) <= 0.1

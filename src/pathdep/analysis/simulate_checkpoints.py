@@ -77,3 +77,25 @@ def llc_estimates(n_runs: int, seed: int, planted: bool, chains: int = 2) -> pd.
                          "llc_sd": float(draws.std(ddof=1)), "n_chains": chains,
                          "n_diverged": 0, "init_loss": 2.0, "diverged": ""})
     return pd.DataFrame(rows)
+
+
+# Loss barriers between runs of one basin on the demo suite (BENCHMARKS.md, basins and
+# instability): branches of one parent from step 600 on, and the runs of its one shared basin,
+# sit at 0-0.004 nats (mean 0.004 within basins); their endpoint losses at 1.52-1.53 nats, so
+# the default threshold (2 % of the mean loss) is about 0.03 nats.
+BARRIER_MEAN, BARRIER_SD = 0.002, 0.005  # within a basin: max(0, normal) nats
+LOSS, LOSS_SD = 1.53, 0.01
+BASIN_GAP = 0.06  # planted: the barrier between the two halves (twice the default threshold)
+
+
+def barrier_matrix(n_runs: int, seed: int, planted: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(barrier matrix, endpoint losses) of ``n_runs`` runs at one step: every barrier
+    max(0, N(BARRIER_MEAN, BARRIER_SD)) (one basin), plus :data:`BASIN_GAP` between the first
+    and the second half of the runs when ``planted``."""
+    rng = np.random.default_rng([seed, 13])
+    b = np.maximum(0.0, rng.normal(BARRIER_MEAN, BARRIER_SD, (n_runs, n_runs)))
+    if planted:
+        half = np.arange(n_runs) < n_runs // 2
+        b += BASIN_GAP * (half[:, None] != half[None, :])
+    b = np.triu(b, 1)
+    return b + b.T, LOSS + rng.normal(0, LOSS_SD, n_runs)
