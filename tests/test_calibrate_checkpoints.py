@@ -49,3 +49,17 @@ def test_basins_split_runs_behind_a_barrier_and_keep_one_basin_without_one():
         assert basin[0] != basin[4]
     null = [from_matrix(*barrier_matrix(8, s, False), o) for s in range(30)]
     assert np.mean([r.summary["n_basins"] > 1 for r in null]) <= 0.1
+
+
+def test_instability_finds_the_stable_step_and_rarely_calls_a_step_at_the_threshold_stable():
+    from pathdep.analysis.simulate_checkpoints import branch_barriers
+    from pathdep.lmc.instability import from_pairs
+    from pathdep.lmc.options import InstabilityOptions
+
+    o = InstabilityOptions.build(n_boot=200)
+    for s in range(5):
+        res = from_pairs(branch_barriers(6, s, True), o, figures=False)
+        assert res.summary["stability_step"] == 600
+        assert res.tables["by_step"].set_index("branch_step").loc[100, "decision"] == "unstable"
+    null = [from_pairs(branch_barriers(6, s, False), o, figures=False) for s in range(40)]
+    assert np.mean([r.summary["stability_step"] is not None for r in null]) <= 0.15

@@ -99,3 +99,42 @@ def barrier_matrix(n_runs: int, seed: int, planted: bool) -> tuple[np.ndarray, n
         b += BASIN_GAP * (half[:, None] != half[None, :])
     b = np.triu(b, 1)
     return b + b.T, LOSS + rng.normal(0, LOSS_SD, n_runs)
+
+
+# Barriers between branches of one parent trained on with different data orders (the demo's
+# stab-at100 pairs: 0.10-0.13 nats; stab-at600: 0-0.004 nats; BENCHMARKS.md, instability).
+# Pairs share branches, so a branch's own offset enters all its pairs.
+BRANCH_SD = 0.25  # relative sd of a branch's offset
+PAIR_SD = 0.25  # relative sd of a pair's own deviation
+UNSTABLE_BARRIER = 0.13  # planted: the mean barrier of branches from step 100
+
+
+def _branch_step_pairs(n_branches: int, k: int, mean: float, rng) -> list[dict]:
+    """The pairs of ``n_branches`` branches from step ``k`` whose barriers average ``mean``."""
+    off = rng.normal(0, BRANCH_SD * mean, n_branches)
+    rows = []
+    for i in range(n_branches):
+        for j in range(i + 1, n_branches):
+            b = max(0.0, mean + off[i] + off[j] + rng.normal(0, PAIR_SD * mean))
+            la, lb = LOSS + rng.normal(0, LOSS_SD, 2)
+            rows.append({"parent": "run0", "branch_step": k, "run_a": f"at{k}-data{i}",
+                         "run_b": f"at{k}-data{j}", "step": 1200, "loss_a": la, "loss_b": lb,
+                         "barrier": b, "barrier_frankle": b, "alpha_max": 0.5})
+    return rows
+
+
+def branch_barriers(n_branches: int, seed: int, planted: bool) -> pd.DataFrame:
+    """The instability analysis's pairs table: ``n_branches`` data orders branched at steps 100
+    and 600 of one parent. Null: at both steps the mean barrier is the default threshold (2 %
+    of the mean endpoint loss, so neither step is in one basin; the least favourable case for
+    a "stable" claim). Planted: step 100 at :data:`UNSTABLE_BARRIER`, step 600 in one basin
+    (max(0, N(BARRIER_MEAN, BARRIER_SD)) per pair)."""
+    rng = np.random.default_rng([seed, 17])
+    at_threshold = 0.02 * LOSS
+    if not planted:
+        return pd.DataFrame(_branch_step_pairs(n_branches, 100, at_threshold, rng)
+                            + _branch_step_pairs(n_branches, 600, at_threshold, rng))
+    late = _branch_step_pairs(n_branches, 600, BARRIER_MEAN, rng)
+    for r in late:
+        r["barrier"] = r["barrier_frankle"] = max(0.0, rng.normal(BARRIER_MEAN, BARRIER_SD))
+    return pd.DataFrame(_branch_step_pairs(n_branches, 100, UNSTABLE_BARRIER, rng) + late)
