@@ -63,3 +63,18 @@ def test_instability_finds_the_stable_step_and_rarely_calls_a_step_at_the_thresh
         assert res.tables["by_step"].set_index("branch_step").loc[100, "decision"] == "unstable"
     null = [from_pairs(branch_barriers(6, s, False), o, figures=False) for s in range(40)]
     assert np.mean([r.summary["stability_step"] is not None for r in null]) <= 0.15
+
+
+def test_rl_paths_finds_a_wider_rl_spread_and_rarely_claims_one_at_equal_spreads(monkeypatch):
+    from pathdep.analysis.simulate_checkpoints import rl_shares
+    from pathdep.rl import analysis as rl
+
+    monkeypatch.setattr("pathdep.analysis.simulate_checkpoints.RL_SPREAD", 5.0)
+    planted = [rl.decide(*rl_shares(12, s, True), n_boot=200, seed=0, figures=False)
+               for s in range(10)]
+    assert sum(rl.claims_more(r) for r in planted) >= 9
+    assert all("RL fine-tuning is more path-dependent" in r.verdict
+               for r in planted if rl.claims_more(r))
+    null = [rl.decide(*rl_shares(8, s, False), n_boot=200, seed=0, figures=False)
+            for s in range(40)]
+    assert np.mean([rl.claims_more(r) for r in null]) <= 0.15

@@ -138,3 +138,37 @@ def branch_barriers(n_branches: int, seed: int, planted: bool) -> pd.DataFrame:
     for r in late:
         r["barrier"] = r["barrier_frankle"] = max(0.0, rng.normal(BARRIER_MEAN, BARRIER_SD))
     return pd.DataFrame(_branch_step_pairs(n_branches, 100, UNSTABLE_BARRIER, rng) + late)
+
+
+# The share of form A on held-out prompts in the demo's rl_paths tables (BENCHMARKS.md): 8
+# pre-training runs at 0.47-0.58 (sd 0.038), 6 RL seeds of 80 steps from a base at 0.51 ending
+# at 0.44-0.57 (sd 0.048), evaluated every 20 RL steps.
+SHARE_MEAN, SHARE_SD = 0.52, 0.04
+RL_SPREAD = 3.0  # planted: the RL seeds' sd as a multiple of the pre-training runs'
+RL_EVALS = (0, 20, 40, 60, 80)
+
+
+def rl_shares(n_runs: int, seed: int, planted: bool) -> tuple[pd.DataFrame, pd.DataFrame, str,
+                                                                dict]:
+    """(RL trajectories, pre-training shares, column, head) for rl_paths' decision: ``n_runs``
+    RL seeds and as many pre-training runs (seed and data order only). Each seed's share moves
+    linearly from the base's to its final value (noise sd 0.01 at each evaluation); final
+    values normal around :data:`SHARE_MEAN` with the pre-training sd, times
+    :data:`RL_SPREAD` when planted."""
+    rng = np.random.default_rng([seed, 19])
+    col, base = "share_heldout", SHARE_MEAN
+    pre = pd.DataFrame({"run": [f"run{i}" for i in range(n_runs)], "step": 1200,
+                        col: np.clip(rng.normal(SHARE_MEAN, SHARE_SD, n_runs), 0, 1)})
+    sd = SHARE_SD * (RL_SPREAD if planted else 1.0)
+    final = np.clip(rng.normal(SHARE_MEAN, sd, n_runs), 0, 1)
+    rows = []
+    for s in range(n_runs):
+        for step in RL_EVALS:
+            t = step / RL_EVALS[-1]
+            share = base if step == 0 else float(np.clip(
+                base + t * (final[s] - base) + (rng.normal(0, 0.01) if t < 1 else 0), 0, 1))
+            rows.append({"seed": s, "step": step, "reward": 0.1, col: share, "share_train": share,
+                         "heldout_reward": 0.05, "correct_share_A": 0.5})
+    head = {"task": "world-spelling", "quantity": "share of form A (held-out prompts)",
+            "base": "run0", "base_step": 1200, "rl_steps": RL_EVALS[-1], "pretrain_left_out": []}
+    return pd.DataFrame(rows), pre, col, head
