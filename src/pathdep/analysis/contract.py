@@ -183,6 +183,8 @@ class Simulation:
     effect: str
     options: Mapping[str, Any] = field(default_factory=dict)
     run: Callable[[Any, Any], AnalysisResult] | None = None  # None: entry.run on a store
+    # what ``n_runs`` counts in a result (branches per step, RL seeds); None: the store's runs
+    size: Callable[[AnalysisResult], int] | None = None
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,8 @@ SIMULATION = Simulation(
     claims=claims_stages,
     effect="an LLC plateau from step 25 to 174 (a rise of 5 % of the range) between two rises",
     options={"n_boot": 100},
-    run=lambda df, o: decide(df, o, {}, "the estimates are simulated", figures=False))
+    run=lambda df, o: decide(df, o, {}, "the estimates are simulated", figures=False),
+    size=lambda res: int(res.summary["n_runs"]))  # runs estimated (max_runs), not the suite's
 
 
 def _applies(ctx: Context, o: LLCOptions) -> str | None:

@@ -190,7 +190,8 @@ SIMULATION = Simulation(
     claims=lambda res: any(res.summary[f"dominant_across_runs_{cs}"] is not None
                            for cs in ("train", "fresh")),
     effect="on training chains Uni-Inf at 0.7 times the next nearest algorithm's Markov KL",
-    run=lambda df, o: from_table(df, figures=False))
+    run=lambda df, o: from_table(df, figures=False),
+    size=lambda res: int(res.tables["dominance"]["n_runs"].min()))
 
 ANALYSIS = Analysis(
     NAME,

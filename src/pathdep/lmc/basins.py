@@ -244,7 +244,8 @@ SIMULATION = Simulation(
     claims=lambda res: res.summary["n_basins"] > 1,
     effect=("half the runs behind a barrier of 0.06 nats (twice the default threshold) from "
             "the other half"),
-    run=lambda mat, o: from_matrix(*mat, o))
+    run=lambda mat, o: from_matrix(*mat, o),
+    size=lambda res: int(res.summary["n_runs"]))  # runs compared (max_runs, one architecture)
 
 ANALYSIS = Analysis(
     BASINS,

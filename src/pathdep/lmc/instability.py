@@ -297,7 +297,8 @@ SIMULATION = Simulation(
     effect=("branches from step 600 at the demo's within-basin barrier (about 0.004 nats), "
             "from step 100 at its 0.13"),
     options={"n_boot": 200},
-    run=lambda df, o: from_pairs(df, o, figures=False))
+    run=lambda df, o: from_pairs(df, o, figures=False),
+    size=lambda res: int(res.tables["by_step"]["n_branches"].min()))  # data orders per step
 
 ANALYSIS = Analysis(
     INSTABILITY,

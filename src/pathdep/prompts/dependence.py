@@ -237,7 +237,8 @@ SIMULATION = Simulation(
     effect=("the second prompt variant's outcomes at JS 0.0269 bits from the first's (6 "
             "prompts, 2 variants x 2 temperatures, 20 samples a cell)"),
     options={"n_boot": 200},
-    run=_simulated)
+    run=_simulated,
+    size=lambda res: int(res.summary["n_runs"]))
 
 ANALYSIS = Analysis(
     NAME,

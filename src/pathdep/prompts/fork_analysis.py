@@ -266,7 +266,8 @@ SIMULATION = Simulation(
             "8 prompts, 30 samples a branch)"),
     options={"n_boot": 100},
     run=lambda scans, o: from_scans(scans, [(p, "?") for p in next(iter(scans.values()))],
-                                    _config(o), o.n_boot, figures=False))
+                                    _config(o), o.n_boot, figures=False),
+    size=lambda res: int(res.summary["n_runs"]))
 
 ANALYSIS = Analysis(
     NAME,

@@ -325,7 +325,8 @@ SIMULATION = Simulation(
     claims=claims_more,
     effect="final shares of form A spread 3 times as widely across RL seeds (sd 0.12 vs 0.04)",
     options={"n_boot": 200},
-    run=lambda x, o: decide(*x, n_boot=o.n_boot, seed=o.seed, figures=False))
+    run=lambda x, o: decide(*x, n_boot=o.n_boot, seed=o.seed, figures=False),
+    size=lambda res: min(int(res.summary["n_rl_seeds"]), int(res.summary["n_pretrain_runs"])))
 
 ANALYSIS = Analysis(
     NAME,
