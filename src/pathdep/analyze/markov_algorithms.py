@@ -133,7 +133,7 @@ def _verdict(df: pd.DataFrame) -> tuple[str, dict, pd.DataFrame]:
         summary[f"dominant_across_runs_{cs}"] = d["nearest"] if d["dominant"] else None
         parts.append(f"on {cs} chains the nearest is {counts.index[0]} in {counts.iloc[0]} of "
                      f"{len(dom)} runs; {_across(d)}")
-    summary["level"] = LEVEL
+    summary |= {"level": LEVEL, "min_runs": MIN_RUNS}
     return ("At the last checkpoint, " + "; ".join(parts) + ".", summary, dom_table)
 
 
