@@ -78,3 +78,15 @@ def test_rl_paths_finds_a_wider_rl_spread_and_rarely_claims_one_at_equal_spreads
     null = [rl.decide(*rl_shares(8, s, False), n_boot=200, seed=0, figures=False)
             for s in range(40)]
     assert np.mean([rl.claims_more(r) for r in null]) <= 0.15
+
+
+def test_rl_paths_says_a_small_suite_cannot_tell_instead_of_reading_as_absence():
+    from pathdep.analysis import power
+    from pathdep.analysis.simulate_checkpoints import rl_shares
+    from pathdep.rl import analysis as rl
+
+    assert power.at("rl_paths", 4).power < power.ENOUGH <= power.at("rl_paths", 16).power
+    small = rl.decide(*rl_shares(4, 3, False), n_boot=100, seed=0, figures=False)
+    assert not rl.claims_more(small) and "this suite cannot tell" in small.verdict
+    big = rl.decide(*rl_shares(16, 3, False), n_boot=100, seed=0, figures=False)
+    assert not rl.claims_more(big) and "cannot tell" not in big.verdict

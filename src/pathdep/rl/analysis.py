@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pathdep.analysis import power
 from pathdep.analysis.bootstrap import N_BOOT, interval, mean_over_runs, replicates
 from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Simulation
 from pathdep.analysis.result import AnalysisResult
@@ -290,6 +291,8 @@ def _verdict(s: dict, ratio) -> str:
         comp = (f"; the RL spread is {ratio.value:.2f}x the pre-training spread (std ratio "
                 f"[{ratio.low:.2f}, {ratio.high:.2f}]): RL fine-tuning is {more} path-dependent "
                 "on this quantity")
+        limit = None if ratio.low > 1 else power.cannot_tell(NAME, min(n, m))
+        comp += f", {limit}" if limit else ""
     same = k in (0, n)
     when = (f"The eventual form is predicted for every seed from "
             f"{_fmt_step(s['predictable_from_step'])} on (for ≥90% from "
