@@ -6,7 +6,8 @@
 For a markov-mixture suite trained here, each checkpoint's in-context
 next-state predictions are compared (Markov KL) with Uni-Ret, Bi-Ret, Uni-Inf
 and Bi-Inf, on the training chains and on fresh chains; the nearest algorithm
-is the dominant one. The result is an AnalysisResult saved beside the store's
+is each run's dominant one, and across runs an algorithm is called dominant
+only when it is nearer than every other by a paired test (:func:`dominance`). The result is an AnalysisResult saved beside the store's
 other analyses, so the report shows it (``pathdep run`` does this for Markov
 suites). The chains come from the suite's ``data/info.json``.
 """
