@@ -84,7 +84,8 @@ def _claims(entry: Analysis, ds, seed: int) -> bool | None:
     options = entry.options.build({**dict(sim.options), "seed": seed}
                                   if "seed" in entry.options.model_fields else dict(sim.options))
     try:
-        return bool(sim.claims(entry.run(Context(ds=ds), options)))
+        result = sim.run(ds, options) if sim.run is not None else entry.run(Context(ds=ds), options)
+        return bool(sim.claims(result))
     except Skip:
         return None
 

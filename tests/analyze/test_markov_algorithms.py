@@ -15,7 +15,9 @@ def test_every_checkpoint_compared_with_the_four_algorithms_and_saved(tmp_path, 
     assert np.isfinite(df["kl"]).all() and (df["kl"] >= -1e-9).all()
     for _, g in df.groupby(["run", "step", "chainset"]):  # dominant = the nearest algorithm
         assert g["dominant"].iloc[0] == g.loc[g["kl"].idxmin(), "algorithm"]
-    assert res.verdict.startswith("At the last checkpoint the dominant algorithm is")
+    assert res.verdict.startswith("At the last checkpoint, on train chains the nearest is")
+    assert set(res.tables["dominance"]["chainset"]) == {"train", "fresh"}  # 2 runs: cannot tell
+    assert "no algorithm can be shown dominant" in res.verdict
     assert (tmp_path / "analysis" / "markov_algorithms" / "kl.csv").is_file()
 
 

@@ -1,6 +1,6 @@
 """Known answers for the corrected prompt-dependence divergences (docs/calibration.md).
 
-Simulated cells (tests/prompts/fake_cells.py): 4 runs x 6 prompts x 2
+Simulated cells (pathdep.prompts.simulate): 4 runs x 6 prompts x 2
 variants x 2 temperatures, 20 sampled outcomes per cell over 4 categories.
 ``python -m tests.prompts.test_dependence_calibration`` gives the 100-suite
 rates quoted in docs/calibration.md.
@@ -16,10 +16,9 @@ import pytest
 
 from pathdep.prompts.dependence import from_cells
 from pathdep.prompts.divergence import components, floor, js
-from tests.prompts.fake_cells import BASE, suite_cells
+from pathdep.prompts.simulate import BASE, MOVED, suite_cells
 
 log = logging.getLogger(__name__)
-MOVED = np.array([0.25, 0.3, 0.25, 0.2])  # JS(BASE, MOVED) = 0.0269 bits
 
 
 def _res(seed, moved=None, n_runs=4, n_prompts=6):

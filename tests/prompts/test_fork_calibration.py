@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from pathdep.prompts.fork_analysis import ForkConfig, from_scans
-from tests.prompts.fake_scans import suite_scans
+from pathdep.prompts.simulate import suite_scans
 
 log = logging.getLogger(__name__)
 

@@ -168,6 +168,10 @@ class Simulation:
     ``null(n_runs, seed)`` and ``planted(n_runs, seed)`` return the analysis's
     input for a simulated suite of ``n_runs`` runs (a Dataset for store
     analyses); ``claims(result)`` is True when the verdict claims the effect.
+    Analyses that load checkpoints declare ``run(input, options)``: it decides
+    the verdict from simulated per-checkpoint numbers (the ones the analysis
+    computes from the checkpoints: KL tables, LLC estimates, barrier
+    matrices), through the same decision function the analysis calls.
     The false-positive rate is the share of null suites whose verdict claims
     it, the power the share of planted ones. ``effect`` states the planted
     effect and its size.
@@ -178,6 +182,9 @@ class Simulation:
     claims: Callable[[AnalysisResult], bool]
     effect: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    run: Callable[[Any, Any], AnalysisResult] | None = None  # None: entry.run on a store
+    # what ``n_runs`` counts in a result (branches per step, RL seeds); None: the store's runs
+    size: Callable[[AnalysisResult], int] | None = None
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from pydantic import Field
 from pathdep.analysis import circuits, data
 from pathdep.analysis import llc_stages as st
 from pathdep.analysis import sgld_llc as sg
-from pathdep.analysis.contract import Analysis, BootOptions, CheckpointInputs, Context
+from pathdep.analysis.contract import Analysis, BootOptions, CheckpointInputs, Context, Simulation
 from pathdep.analysis.result import AnalysisResult
+from pathdep.analysis.simulate_checkpoints import llc_estimates
 from pathdep.analyze import llc_report as rep
 from pathdep.lmc.inputs import eval_inputs
 from pathdep.measure.weights import weight_stats
@@ -182,21 +183,51 @@ def llc(suite: Suite, store=None, options: LLCOptions | None = None,
     inputs = eval_inputs(suite, store, o.n_sequences)
     with sg.threads(o.threads):
         df, traces, weights = _estimate_all(runs, inputs.tokens, o)
+    formed, why_not = formation(inputs.ds, [r.id for r in runs])
+    res = decide(df, o, formed, why_not, traces=traces, weights=weights)
+    res.summary |= {"branches_left_out": branches, "runs_left_out": beyond,
+                    "tokens": f"{len(inputs.tokens)} sequences of {inputs.source}"}
+    log.info("llc: %d estimates over %d runs", len(df), len(runs))
+    return res
+
+
+def decide(df: pd.DataFrame, o: LLCOptions, formed: dict[str, int | None], why_not: str, *,
+           traces: pd.DataFrame | None = None, weights: pd.DataFrame | None = None,
+           figures: bool = True) -> AnalysisResult:
+    """The stages, their timing and the verdict from the per-checkpoint LLC estimates ``df``
+    (columns run, step, llc_mean, llc_sd, n_chains, n_diverged, diverged) and each run's
+    induction-head formation step. :func:`llc` calls it on SGLD estimates, the calibration
+    (:data:`SIMULATION`) on simulated ones."""
+    traces = pd.DataFrame(columns=["run", "step", "chain", "draw", "loss", "excess", "diverged"]
+                          ) if traces is None else traces
     stages = _stages(df, o)
     timing = st.timing({r: [int(s) for s in str(b).split()] for r, b in
                         zip(stages["run"], stages["boundaries"].fillna(""), strict=True)},
                        n_boot=o.n_boot, seed=o.seed)
-    formed, why_not = formation(inputs.ds, [r.id for r in runs])
     induction = _induction(formed, stages)
     s = rep.summary(df, stages, timing, induction, o, why_not)
-    s |= {"branches_left_out": branches, "runs_left_out": beyond,
-          "tokens": f"{len(inputs.tokens)} sequences of {inputs.source}"}
-    log.info("llc: %d estimates over %d runs", len(df), len(runs))
     return AnalysisResult(
         NAME, "G (developmental stages)", rep.verdict(s), s,
         tables={"llc": df, "stages": stages, "timing": timing, "induction": induction,
-                "traces": traces, "weights": weights},
-        figures={"llc_curves": rep.curves(df, stages), "sgld_traces": rep.trace_figure(traces)})
+                "traces": traces, "weights": pd.DataFrame() if weights is None else weights},
+        figures=({"llc_curves": rep.curves(df, stages), "sgld_traces": rep.trace_figure(traces)}
+                 if figures else {}))
+
+
+def claims_stages(res: AnalysisResult) -> bool:
+    """The verdict's claim: runs pass through stages (their modal pattern has a boundary, or
+    the first boundary's step is stated across runs)."""
+    return "→" in res.summary["modal_pattern"] or res.summary["first_boundary"] is not None
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: llc_estimates(n, seed, planted=False),
+    planted=lambda n, seed: llc_estimates(n, seed, planted=True),
+    claims=claims_stages,
+    effect="an LLC plateau from step 25 to 174 (a rise of 5 % of the range) between two rises",
+    options={"n_boot": 100},
+    run=lambda df, o: decide(df, o, {}, "the estimates are simulated", figures=False),
+    size=lambda res: int(res.summary["n_runs"]))  # runs estimated (max_runs), not the suite's
 
 
 def _applies(ctx: Context, o: LLCOptions) -> str | None:
@@ -216,4 +247,5 @@ ANALYSIS = Analysis(
     label="G", section="circuits", run=_run, options=LLCOptions,
     inputs=CheckpointInputs("a log-spaced subsample of each run's checkpoints (max_checkpoints "
                             "per run, max_runs runs; needs devinterp, the [llc] extra)",
-                            _applies))
+                            _applies),
+    simulation=SIMULATION)

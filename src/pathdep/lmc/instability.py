@@ -22,9 +22,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pathdep.analysis.bootstrap import estimate, mean_over_pairs, mean_over_runs
-from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Simulation
 from pathdep.analysis.data import Skip
 from pathdep.analysis.result import AnalysisResult, Interval, fmt
+from pathdep.analysis.simulate_checkpoints import branch_barriers
 from pathdep.lmc import inputs
 from pathdep.lmc.barrier import loss_barrier
 from pathdep.lmc.cache import CACHE_NAME, PathCache
@@ -245,6 +246,16 @@ def instability(suite: Suite | str | Path, store=None, options: InstabilityOptio
     cache = PathCache(inp.tokens, grid, batch_size=o.batch_size, cache_dir=cache_dir,
                       device=o.device, dtype=o.dtype)
     df, paths = _pair_barriers(pairs, inp, grid, cache)
+    return from_pairs(df, o, paths, grid, int(inp.tokens.shape[0]), inp.source)
+
+
+def from_pairs(df: pd.DataFrame, o: InstabilityOptions, paths: pd.DataFrame | None = None,
+               grid: np.ndarray | None = None, n_sequences: int = 0, source: str = "",
+               figures: bool = True) -> AnalysisResult:
+    """The verdict from the branch pairs' barriers ``df`` (one row per pair: parent,
+    branch_step, run_a, run_b, loss_a, loss_b, barrier, barrier_frankle). :func:`instability`
+    calls it on measured barriers, the calibration (:data:`SIMULATION`) on simulated ones."""
+    grid = inputs.alphas(o) if grid is None else grid
     thr = inputs.threshold(o, np.r_[df["loss_a"], df["loss_b"]])
     by_step, intervals = _by_step(df, thr, o)
     stable_k = _stability_step(by_step)
@@ -258,11 +269,13 @@ def instability(suite: Suite | str | Path, store=None, options: InstabilityOptio
                "mean_barrier_by_step": intervals, "mean_barrier_unstable": unstable,
                "n_pairs": len(df), "branch_steps": by_step["branch_step"].tolist(),
                "alphas": [round(float(x), 6) for x in grid],
-               "n_sequences": int(inp.tokens.shape[0]), "tokens": inp.source, "barrier": BARRIER}
+               "n_sequences": n_sequences, "tokens": source, "barrier": BARRIER}
     log.info("instability: %s", verdict)
+    paths = pd.DataFrame(columns=["pair", "label", "branch_step", "alpha", "loss"]
+                         ) if paths is None else paths
     return AnalysisResult(INSTABILITY, "F (instability)", verdict, summary,
                           tables={"pairs": df, "by_step": by_step, "paths": paths},
-                          figures=_instability_figures(df, by_step, paths, thr))
+                          figures=_instability_figures(df, by_step, paths, thr) if figures else {})
 
 
 _NO_PAIRS = ("suite {!r} has no pair of branch runs from the same parent and step that differ "
@@ -277,10 +290,20 @@ def _run(ctx: Context, o: InstabilityOptions) -> AnalysisResult:
     return instability(ctx.suite, inputs.shared(ctx, o.n_sequences), o, cache_dir=ctx.cache_dir(CACHE_NAME))
 
 
+SIMULATION = Simulation(
+    null=lambda n, seed: branch_barriers(n, seed, planted=False),
+    planted=lambda n, seed: branch_barriers(n, seed, planted=True),
+    claims=lambda res: res.summary["stability_step"] is not None,
+    effect=("branches from step 600 at the demo's within-basin barrier (about 0.004 nats), "
+            "from step 100 at its 0.13"),
+    options={"n_boot": 200},
+    run=lambda df, o: from_pairs(df, o, figures=False),
+    size=lambda res: int(res.tables["by_step"]["n_branches"].min()))  # data orders per step
+
 ANALYSIS = Analysis(
     INSTABILITY,
     "F: from which branch step on do copies of a run trained with different data orders end "
     "in one linearly connected basin?",
     label="F", section="interventions", run=_run, options=InstabilityOptions,
     inputs=CheckpointInputs("pairs of branches that differ only in data order", _applies),
-    command="barriers")
+    simulation=SIMULATION, command="barriers")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pathdep.analysis import bootstrap
-from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Simulation
 from pathdep.analysis.result import AnalysisResult
 from pathdep.atomic import write_json
 from pathdep.prompts import fork_compare
@@ -33,6 +33,7 @@ from pathdep.prompts.extractors import get_extractor
 from pathdep.prompts.models import LM, Loader, as_suite, each_lm
 from pathdep.prompts.options import ForkingOptions
 from pathdep.prompts.promptsets import PromptSet, get_prompt_set
+from pathdep.prompts.simulate import suite_scans
 
 log = logging.getLogger(__name__)
 NAME = "forking_tokens"
@@ -235,7 +236,7 @@ def forking_tokens(suite, prompts=None, *, extractor=None, step: int | None = No
 
 
 def from_scans(scans: dict[str, dict[str, fk.ForkScan]], prompts: list[tuple[str, str]],
-               cfg: ForkConfig, n_boot: int = 500) -> AnalysisResult:
+               cfg: ForkConfig, n_boot: int = 500, figures: bool = True) -> AnalysisResult:
     """The analysis of scans already sampled: ``scans[run_id][prompt_id]`` (tests, calibration)."""
     runs, pids = list(scans), [p for p, _ in prompts]
     res = {r: {p: _analyse_scan(scans[r][p], cfg) for p in pids} for r in runs}
@@ -244,14 +245,29 @@ def from_scans(scans: dict[str, dict[str, fk.ForkScan]], prompts: list[tuple[str
     surv = _survival(res, runs, pids, length)
     return AnalysisResult(NAME, "forking tokens", _verdict(summ), summ,
                           _tables(scans, res, prompts) | {"survival": surv},
-                          {"survival": _figure(surv)})
+                          {"survival": _figure(surv)} if figures else {})
+
+
+def _config(o: ForkingOptions) -> ForkConfig:
+    return ForkConfig(**{f: getattr(o, f) for f in ForkConfig.__dataclass_fields__})
 
 
 def _run(ctx: Context, o: ForkingOptions) -> AnalysisResult:
-    cfg = ForkConfig(**{f: getattr(o, f) for f in ForkConfig.__dataclass_fields__})
+    cfg = _config(o)
     return forking_tokens(ctx.suite, o.prompt or o.prompts, extractor=o.extractor, step=o.step,
                           config=cfg, cache=ctx.cache_dir("forking"), n_boot=o.n_boot)
 
+
+SIMULATION = Simulation(
+    null=lambda n, seed: suite_scans(n, 8, seed, planted=False),
+    planted=lambda n, seed: suite_scans(n, 8, seed, planted=True),
+    claims=lambda res: bool(res.summary.get("runs_fork_differently")),
+    effect=("each run forking at its own 3 of 24 indices (outcome shifts of total variation 0.4; "
+            "8 prompts, 30 samples a branch)"),
+    options={"n_boot": 100},
+    run=lambda scans, o: from_scans(scans, [(p, "?") for p in next(iter(scans.values()))],
+                                    _config(o), o.n_boot, figures=False),
+    size=lambda res: int(res.summary["n_runs"]))
 
 ANALYSIS = Analysis(
     NAME,
@@ -259,4 +275,4 @@ ANALYSIS = Analysis(
     "the same tokens?",
     label="", section="prompts", run=_run, options=ForkingOptions,
     inputs=CheckpointInputs("each run's chosen checkpoint, sampled many times"),
-    default=False, command="forking")
+    simulation=SIMULATION, default=False, command="forking")

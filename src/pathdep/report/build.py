@@ -103,8 +103,27 @@ def _figures(results: list[AnalysisResult], info: StoreInfo):
     return runs, payloads, index
 
 
-def calibration_note(name: str, n_runs: int) -> dict[str, Any] | None:
-    """The verdict's false-positive rate and power at this suite's size (analysis/power.py)."""
+def calibration_size(r: AnalysisResult, n_runs: int) -> int:
+    """What the verdict's calibration counts as runs: the analysis's own count where its
+    simulation says (Simulation.size: e.g. branches per step, RL seeds, runs estimated), else
+    the store's ``n_runs`` measured runs."""
+    from pathdep.analyze.registry import ANALYSES  # the registry imports every analysis
+
+    sim = next((a.simulation for a in ANALYSES if a.name == r.name), None)
+    if sim is None or sim.size is None:
+        return n_runs
+    try:
+        return int(sim.size(r))
+    except (KeyError, ValueError, TypeError, IndexError):
+        return n_runs
+
+
+def calibration_note(name: str, n_runs: int, result: AnalysisResult | None = None
+                     ) -> dict[str, Any] | None:
+    """The verdict's false-positive rate and power at this suite's size (analysis/power.py);
+    with ``result``, at the count its simulation names (:func:`calibration_size`)."""
+    if result is not None:
+        n_runs = calibration_size(result, n_runs)
     row = power.at(name, n_runs)
     if row is None:
         return None
@@ -123,7 +142,7 @@ def _result_view(r: AnalysisResult, figures: list[dict], folder: Path,
     label = ("question " if question_labels(r.question) else "") + (r.question or "")
     return {"name": r.name, "anchor": f"a-{r.name}", "question": r.question, "question_label": label,
             "verdict": r.verdict, "numbers": render.summary_numbers(r.summary),
-            "calibration": calibration_note(r.name, n_runs), "figures": figures, "tables": tables}
+            "calibration": calibration_note(r.name, n_runs, r), "figures": figures, "tables": tables}
 
 
 def _runs_table(info: StoreInfo, runs: list[str]) -> dict | None:
@@ -140,7 +159,7 @@ def _summary(sections: list[Section], head: dict, skipped: list[dict]) -> dict[s
                           "sections": [{"key": s.key, "title": s.title,
                                         "questions": list(s.questions),
                                         "analyses": [r.summary_json()
-                                                     | {"calibration": calibration_note(r.name, n)}
+                                                     | {"calibration": calibration_note(r.name, n, r)}
                                                      for r in s.results]}
                                        for s in sections]})
 

@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pathdep.analysis import power
 from pathdep.analysis.bootstrap import N_BOOT, interval, mean_over_runs, replicates
-from pathdep.analysis.contract import Analysis, CheckpointInputs, Context
+from pathdep.analysis.contract import Analysis, CheckpointInputs, Context, Simulation
 from pathdep.analysis.result import AnalysisResult
+from pathdep.analysis.simulate_checkpoints import rl_shares
 from pathdep.errors import PathdepError
 from pathdep.models import load_model, load_tokenizer
 from pathdep.rl.grpo import eval_subset, form_share, rl_device, run_seed
@@ -236,33 +238,38 @@ def rl_paths(suite, cfg: RLSpec | None = None, out: str | Path | None = None, *,
              for s in cfg.seeds]
     col = "share_heldout" if task.heldout else "share_train"
     traj = _trajectories(trajs)
+    pre = _pretrain_shares(suite, task, run, cfg)
+    head = {"task": task.name,
+            "quantity": f"share of form A ({'held-out' if task.heldout else 'training'} prompts)",
+            "base": run.id, "base_step": ck.step, "rl_steps": cfg.steps,
+            "pretrain_left_out": sorted({r.id for r in _grid_runs(suite)} - set(pre["run"]))}
+    result = decide(traj, pre, col, head, n_boot=n_boot, seed=seed)
+    if save:
+        out = Path(out) if out is not None else Path(suite.root) / "measurements.zarr.analysis"
+        result.save(out / NAME)
+    log.info("%s", result.verdict)
+    return result
+
+
+def decide(traj: pd.DataFrame, pre: pd.DataFrame, col: str, head: dict, *, n_boot: int,
+           seed: int, figures: bool = True) -> AnalysisResult:
+    """The spreads, the predictability and the verdict from the RL seeds' trajectories and the
+    pre-training runs' shares (``col`` of both). :func:`rl_paths` calls it on fine-tuned seeds,
+    the calibration (:data:`SIMULATION`) on simulated ones. ``head``: task, quantity, base,
+    base_step, rl_steps, pretrain_left_out."""
     finals = traj[traj["step"] == traj.groupby("seed")["step"].transform("max")]
     finals = finals.reset_index(drop=True)
-    pre = _pretrain_shares(suite, task, run, cfg)
-    left_out = sorted({r.id for r in _grid_runs(suite)} - set(pre["run"]))
     pred = predictability(traj, col)
-    summary = {"task": task.name,
-               "quantity": f"share of form A ({'held-out' if task.heldout else 'training'} "
-                           "prompts)",
-               "base": run.id, "base_step": ck.step,
-               "base_share_A": float(traj.loc[traj["step"] == 0, col].iloc[0]),
-               "rl_steps": cfg.steps, "rl_final_reward": float(finals["reward"].mean()),
-               "pretrain_left_out": left_out}
+    summary = {**head, "base_share_A": float(traj.loc[traj["step"] == 0, col].iloc[0]),
+               "rl_final_reward": float(finals["reward"].mean())}
     summary |= _spreads(finals[col].to_numpy(float), pre[col].to_numpy(float), n_boot, seed)
     summary |= {"predictable_from_step": stays_from(pred, 1.0),
                 "predictable_90_from_step": stays_from(pred, 0.9),
                 "predictable_levels": [1.0, 0.9]}
-    ratio = summary["std_ratio_rl_to_pretrain"]
-    verdict = _verdict(summary, ratio)
-    result = AnalysisResult(NAME, QUESTION, verdict, summary,
-                            tables={"trajectories": traj, "finals": finals, "pretraining": pre,
-                                    "predictability": pred},
-                            figures=_figures(traj, finals, pre, col))
-    if save:
-        out = Path(out) if out is not None else Path(suite.root) / "measurements.zarr.analysis"
-        result.save(out / NAME)
-    log.info("%s", verdict)
-    return result
+    return AnalysisResult(NAME, QUESTION, _verdict(summary, summary["std_ratio_rl_to_pretrain"]),
+                          summary, tables={"trajectories": traj, "finals": finals,
+                                           "pretraining": pre, "predictability": pred},
+                          figures=_figures(traj, finals, pre, col) if figures else {})
 
 
 def _verdict(s: dict, ratio) -> str:
@@ -284,6 +291,8 @@ def _verdict(s: dict, ratio) -> str:
         comp = (f"; the RL spread is {ratio.value:.2f}x the pre-training spread (std ratio "
                 f"[{ratio.low:.2f}, {ratio.high:.2f}]): RL fine-tuning is {more} path-dependent "
                 "on this quantity")
+        limit = None if ratio.low > 1 else power.cannot_tell(NAME, min(n, m))
+        comp += f", {limit}" if limit else ""
     same = k in (0, n)
     when = (f"The eventual form is predicted for every seed from "
             f"{_fmt_step(s['predictable_from_step'])} on (for ≥90% from "
@@ -307,6 +316,21 @@ def _run(ctx: Context, o: RLOptions) -> AnalysisResult:
                     save=False)
 
 
+def claims_more(res: AnalysisResult) -> bool:
+    """The verdict's claim: RL fine-tuning is more path-dependent (std ratio interval > 1)."""
+    r = res.summary["std_ratio_rl_to_pretrain"]
+    return r is not None and r.low > 1
+
+
+SIMULATION = Simulation(
+    null=lambda n, seed: rl_shares(n, seed, planted=False),
+    planted=lambda n, seed: rl_shares(n, seed, planted=True),
+    claims=claims_more,
+    effect="final shares of form A spread 3 times as widely across RL seeds (sd 0.12 vs 0.04)",
+    options={"n_boot": 200},
+    run=lambda x, o: decide(*x, n_boot=o.n_boot, seed=o.seed, figures=False),
+    size=lambda res: min(int(res.summary["n_rl_seeds"]), int(res.summary["n_pretrain_runs"])))
+
 ANALYSIS = Analysis(
     NAME,
     "Is RL fine-tuning more path-dependent than pre-training: does the final form of the answer "
@@ -314,4 +338,4 @@ ANALYSIS = Analysis(
     label="", section="rl", run=_run, options=RLOptions,
     inputs=CheckpointInputs("one base checkpoint fine-tuned per RL seed, and every grid run's "
                             "last checkpoint", _applies),
-    command="rl")
+    simulation=SIMULATION, command="rl")
