@@ -29,9 +29,10 @@ def test_an_unknown_analysis_in_the_spec_exits_2_before_training(tmp_path):
 
     p = tmp_path / "s.toml"
     p.write_text((EXAMPLES / "quick.toml").read_text() + '\n[report]\nanalyses = ["clustrs"]\n')
-    r = runner.invoke(app, ["run", str(p), "--out", str(tmp_path / "o")])
-    assert r.exit_code == 2, r.output
-    assert "report.analyses" in r.output and "did you mean clusters" in r.output
+    for cmd in (["run", str(p), "--out", str(tmp_path / "o")], ["validate", str(p)]):
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 2, r.output
+        assert "report.analyses" in r.output and "did you mean clusters" in r.output
     assert not (tmp_path / "o").exists()
 
 

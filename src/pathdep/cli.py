@@ -141,6 +141,10 @@ def validate(spec: Annotated[Path, typer.Argument(help="A TOML spec.")],
     from pathdep.train.grid import expand_grid
 
     s = load_spec(spec)
+    if s.report.analyses:
+        from pathdep.pipeline import check_analyses
+
+        check_analyses(s)
     plans = expand_grid(s)
     table = Table(title=f"{s.name}: {len(plans)} runs")
     for col in ("run", "factors", "checkpoints"):

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pathdep.analyze import analyze
+from pathdep.analyze import analyze, registry
 from pathdep.errors import PathdepError
 from pathdep.measure import measure
 from pathdep.report import report
@@ -27,6 +27,17 @@ EXAMPLES = Path(__file__).parent / "examples"
 STORE_NAME = "measurements.zarr"
 
 
+def check_analyses(spec: Spec) -> list[str] | None:
+    """``[report] analyses``, each a registered analysis (PathdepError naming the key and the
+    nearest names otherwise; the spec layer cannot see the registry)."""
+    for name in spec.report.analyses or ():
+        try:
+            registry.get(name)
+        except PathdepError as e:
+            raise PathdepError(f"report.analyses: {e}") from None
+    return spec.report.analyses
+
+
 def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess",
         address: str | None = None, companions: Sequence[Path] = ()) -> dict[str, Path]:
     """Train, measure, analyse and report a spec: the analyses its ``[report] analyses``
@@ -36,7 +47,7 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
     Returns the paths produced: ``suite``, ``store``, ``analysis`` and ``report``.
     """
     spec_obj = spec if isinstance(spec, Spec) else load_spec(spec)
-    names = spec_obj.report.analyses  # validated with the spec, before any training
+    names = check_analyses(spec_obj)  # before any training
     out = Path(out)
     suite = train(spec, out, executor=executor, address=address)
     store = out / STORE_NAME
