@@ -119,3 +119,14 @@ def test_formed_means_what_circuit_survival_means():
     # a ramp is dated at its largest qualifying rise, never before the role is held
     assert steps[0] >= prev.loc["run0", "first_step"]
     assert "previous-token heads in 3 of 4 runs" in res.verdict
+
+
+def test_no_change_point_at_all_still_dates_formed_runs():
+    """A signal without any change point (an empty table) must not break the dating."""
+    import pandas as pd
+
+    from pathdep.analyze.phase_changes import _event_steps
+
+    empty = pd.DataFrame(columns=["run", "signal", "step", "before", "after", "jump", "main"])
+    got = _event_steps(empty, "heads:previous_token_head", ["a", "b"], np.array([40.0, np.nan]))
+    assert got[0] == 40.0 and np.isnan(got[1])

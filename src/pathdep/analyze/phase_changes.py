@@ -124,7 +124,8 @@ def _event_steps(cps: pd.DataFrame, signal: str, runs: list[str],
     m = {r.run: float(r.step) for r in main.itertuples() if ok(r.jump, r.after)}
     if formed is None:
         return np.array([m.get(r, np.nan) for r in runs])
-    rises = sig[[bool(ok(j, a)) for j, a in zip(sig["jump"], sig["after"], strict=True)]]
+    rises = sig[np.array([bool(ok(j, a)) for j, a in zip(sig["jump"], sig["after"], strict=True)],
+                         dtype=bool)]  # an empty list would select columns, not rows
     best = {run: float(g.loc[g["jump"].idxmax(), "step"]) for run, g in rises.groupby("run")}
     return np.array([np.nan if not np.isfinite(f) else m.get(r, best.get(r, f))
                      for r, f in zip(runs, formed, strict=True)])
