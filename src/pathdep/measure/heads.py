@@ -41,9 +41,9 @@ Induction Heads", 2022, head activation evaluators; TransformerLens
   sample's tokens cannot do (docs/circuits.md; BENCHMARKS.md, issue 13).
 
 Patterns come from an eager-attention pass on these few short sequences only;
-the main log-prob pass keeps the fast attention, except, in a job, on the
-batches of the first ``head_examples`` evaluation sequences, whose previous-token
-patterns it keeps (PrevToken) so that text is not run twice.
+the main log-prob pass keeps the fast attention, and in a job it also gives the
+previous-token patterns of the first ``head_examples`` evaluation sequences,
+from their queries and keys (PrevToken), so that text is not run twice.
 """
 
 from __future__ import annotations
@@ -87,12 +87,15 @@ def attention_sums(model, tokens: Tensor, reduce) -> list[Tensor]:
 
 class PrevToken:
     """The previous-token score's attention sums taken during the main pass (job.py), so the
-    evaluation text is not run a second time: the batches holding the first ``n`` sequences
-    run with eager attention, and a hook on each block's attention keeps only the i -> i-1
-    diagonal of the first PREV_CONTEXT positions (causal attention there does not see the
-    positions after them, so it equals the separate pass on the truncated text, to float32
-    rounding). ``ok`` is False when some layer gave no pattern; head_scores then runs its
-    own pass."""
+    evaluation text is not run a second time: during the batches holding the first ``n``
+    sequences, each block's attention queries and keys of their first PREV_CONTEXT positions
+    are tapped (arch.query_key_taps) and the patterns of those positions alone computed from
+    them, the i -> i-1 diagonal kept (causal attention there does not see the positions
+    after them, so this equals the separate pass on the truncated text, to float32
+    rounding). The main pass keeps its fast attention kernel, so its log-probs do not move.
+    A model without sdpa attention runs those batches with eager attention instead, a hook
+    on each block's attention keeping the same diagonal of its patterns. ``ok`` is False
+    when some layer gave no pattern; head_scores then runs its own pass."""
 
     def __init__(self, model, n: int, n_pos: int):
         L, H = model.config.num_hidden_layers, model.config.num_attention_heads
@@ -103,10 +106,12 @@ class PrevToken:
 
     @classmethod
     def for_pass(cls, model, n: int, n_pos: int, batch: int) -> PrevToken | None:
-        """None where the patterns of a batch would not fit ATTN_BUDGET or the blocks'
-        attention modules are not known (arch.attention_modules)."""
+        """None where the blocks' attention modules are not known (arch.attention_modules)
+        or, without sdpa taps, the eager patterns of a batch would not fit ATTN_BUDGET."""
         H = model.config.num_attention_heads
-        if n < 1 or batch * H * n_pos * n_pos > ATTN_BUDGET or not arch.attention_modules(model):
+        eager_fits = batch * H * n_pos * n_pos <= ATTN_BUDGET
+        if n < 1 or not arch.attention_modules(model) or not (
+                arch.taps_queries(model) or eager_fits):
             return None
         return cls(model, n, n_pos)
 
@@ -118,30 +123,51 @@ class PrevToken:
         """(L, H) previous-token scores, as head_scores computes them."""
         return self.sums / (self.n * (self.width - 1))
 
-    @contextlib.contextmanager
-    def tap(self, model, b0: int, B: int):
-        """Around the forward of the batch of sequences [b0, b0 + B)."""
-        k = max(0, min(B, self.n - b0))
-        if k == 0:
-            yield
-            return
+    def _add(self, layer: int, a: Tensor, k: int) -> None:
+        """Patterns ``a`` (k, H, width, width) of ``k`` sequences of ``layer``."""
+        self.sums[layer] += a.float().diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))
+        self.seen[layer] += k
 
+    def _from_queries(self, k: int):
+        """arch.query_key_taps' ``keep``: the patterns of the first ``k`` sequences' first
+        ``width`` positions, from their queries and keys (eager attention's formula)."""
+        w = self.width
+
+        def keep(layer, q, key, mask, scaling):
+            q, key = q[:k, :, :w].float(), key[:k, :, :w].float()  # (k, H, w, dh)
+            if key.shape[1] != q.shape[1]:  # grouped-query attention: a key head per group
+                key = key.repeat_interleave(q.shape[1] // key.shape[1], dim=1)
+            s = q @ key.transpose(-1, -2) * (q.shape[-1] ** -0.5 if scaling is None else scaling)
+            allowed = torch.ones(w, w, dtype=torch.bool, device=s.device).tril()
+            if mask is not None:  # the kernel's own mask: boolean (attend) or additive
+                m = mask[:k, ..., :w, :w]
+                if m.dtype == torch.bool:
+                    allowed = allowed & m
+                else:
+                    s = s + m.float()
+            self._add(layer, torch.softmax(s.masked_fill(~allowed, float("-inf")), -1), k)
+        return keep
+
+    def _eager_hooks(self, model, k: int, stack: contextlib.ExitStack) -> None:
         def keep(layer):
             def hook(_mod, _args, output):
                 w = output[1] if isinstance(output, tuple) and len(output) > 1 else None
                 if w is not None:  # (B, H, T, T)
-                    d = w[:k, :, : self.width, : self.width].float()
-                    self.sums[layer] += d.diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))
-                    self.seen[layer] += k
+                    self._add(layer, w[:k, :, : self.width, : self.width], k)
             return hook
 
-        handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(self.mods)]
-        try:
-            with arch.eager_attention(model):
-                yield
-        finally:
-            for h in handles:
-                h.remove()
+        for i, m in enumerate(self.mods):
+            stack.callback(m.register_forward_hook(keep(i)).remove)
+        stack.enter_context(arch.eager_attention(model))
+
+    @contextlib.contextmanager
+    def tap(self, model, b0: int, B: int):
+        """Around the forward of the batch of sequences [b0, b0 + B)."""
+        k = max(0, min(B, self.n - b0))
+        with contextlib.ExitStack() as stack:
+            if k and not stack.enter_context(arch.query_key_taps(model, self._from_queries(k))):
+                self._eager_hooks(model, k, stack)
+            yield
 
 
 def _prev(a: Tensor, _x) -> Tensor:
