@@ -59,6 +59,7 @@ from pathdep.store.schema import KINDS
 
 ATTN_BUDGET = 64 << 20  # floats of attention patterns held at once
 PREV_CONTEXT = 256  # evaluation-text positions used for the previous-token score
+OV_BUDGET = 16 << 20  # floats of per-head OV outputs held at once (copying score)
 
 
 def detection_masks(tokens: Tensor) -> tuple[Tensor, Tensor]:
@@ -200,15 +201,16 @@ def copying_scores(model, tokens: Tensor) -> Tensor:
     scores = torch.empty(L, H)
     for layer in range(L):
         ov = arch.ov_circuit(model, layer)
-        x = ov.ln(resid[layer]).float()  # (B, n, d)
-        for h in range(H):
-            o = (x @ ov.W_V[h].float() + ov.b_V[h].float()) @ ov.W_O[h].float()  # (B, n, d)
+        x = ov.ln(resid[layer]).float()[:, None]  # (B, 1, n, d)
+        for h0 in range(0, H, max(1, OV_BUDGET // x.numel())):  # heads at once: (B, h, n, d)
+            h = slice(h0, h0 + max(1, OV_BUDGET // x.numel()))
+            o = (x @ ov.W_V[h].float() + ov.b_V[h, None].float()) @ ov.W_O[h].float()
             o = (o - o.mean(-1, keepdim=True)) * ln_f.weight.float()
-            raised = torch.relu(o @ W_s.T - (o @ w_mean)[..., None])  # (B, n, sample tokens)
-            own = raised.gather(-1, where[..., None]).squeeze(-1)
-            total = (raised * in_sample[:, None, :]).sum(-1)
+            raised = torch.relu(o @ W_s.T - (o @ w_mean)[..., None])  # (B, h, n, sample tokens)
+            own = raised.gather(-1, where[:, None, :, None].expand(*raised.shape[:3], 1))[..., 0]
+            total = (raised * in_sample[:, None, None, :]).sum(-1)
             q = torch.where(total > 0, own / total.clamp_min(1e-30), torch.zeros_like(own))
-            scores[layer, h] = float(2 * q.mean() - 1)
+            scores[layer, h] = (2 * q.mean(dim=(0, 2)) - 1).cpu()
     return scores
 
 
@@ -225,12 +227,12 @@ def ov_eigen_scores(model, ids: Tensor) -> Tensor:
     for layer in range(L):
         ov = arch.ov_circuit(model, layer)
         E = ov.ln(W_E).double()  # the layer's input LayerNorm on the token embeddings
-        for h in range(H):
-            W_O = ov.W_O[h].double()
-            B = (W_O - W_O.mean(-1, keepdim=True)) @ U.T  # (dh, k); centred as the final LN does
-            lam = torch.linalg.eigvals(B @ E @ ov.W_V[h].double())  # (dh,): eig(E W_V B) \ {0}
-            total = lam.abs().sum()
-            scores[layer, h] = float(lam.real.sum() / total) if total > 0 else 0.0
+        W_O = ov.W_O.double()  # (H, dh, d)
+        B = (W_O - W_O.mean(-1, keepdim=True)) @ U.T  # (H, dh, k); centred as the final LN does
+        lam = torch.linalg.eigvals(B @ E @ ov.W_V.double())  # (H, dh): eig(E W_V B) \ {0}
+        total = lam.abs().sum(-1)
+        scores[layer] = torch.where(total > 0, lam.real.sum(-1) / total.clamp_min(1e-300),
+                                    torch.zeros_like(total)).cpu()
     return scores
 
 
