@@ -22,7 +22,7 @@ bfloat16, pass / bare >= 0.8 and pass / naive >= 10. Ratios are printed of wall
 clock and of the process's CPU time (the fastest repeat of each): on a machine
 shared with other processes the wall clock swings severalfold, the CPU time less.
 ``--seqs 64`` (32,768 tokens) weighs the fixed per-checkpoint costs (head
-scores, writes) as a larger evaluation set does; the seeds' experiment scores
+scores, weight statistics, writes) as a larger evaluation set does; the seeds' experiment scores
 about 1M tokens a checkpoint.
 """
 

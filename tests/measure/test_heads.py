@@ -120,16 +120,20 @@ def test_copying_from_the_sample_columns_equals_the_full_vocabulary_formula():
                 assert abs(float(2 * q.mean() - 1) - float(got[layer, h])) < 1e-5
 
 
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
 @pytest.mark.parametrize("arch", ["handmade", "gpt2"])
-def test_previous_token_patterns_from_the_main_pass_equal_their_own_pass(arch, monkeypatch):
+def test_previous_token_patterns_from_the_main_pass_equal_their_own_pass(arch, attn, monkeypatch):
     """A job takes the previous-token patterns during the main pass (PrevToken) instead of
-    running the text again; the scores are the separate pass's, and the log-probs of those
-    batches (eager attention) stay those of the fast attention to float32 rounding (a few
-    1e-6 here, as batch sizes do: 1e-5, test_device.py). Too large a batch, or attention
-    that returns no pattern, falls back to the separate pass."""
+    running the text again; the scores are the separate pass's. Under sdpa they come from
+    the tapped queries and keys and the log-probs are the plain pass's, bit for bit; with
+    eager attention from its patterns, and the log-probs of those batches stay those of the
+    fast attention to float32 rounding (a few 1e-6 here, as batch sizes do: 1e-5,
+    test_device.py). Too large a batch for eager patterns, or attention that returns no
+    pattern, falls back to the separate pass."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from pathdep.measure import heads
+    from pathdep.models import arch as arch_mod
 
     torch.manual_seed(0)
     model = handmade_model() if arch == "handmade" else GPT2LMHeadModel(GPT2Config(
@@ -139,20 +143,24 @@ def test_previous_token_patterns_from_the_main_pass_equal_their_own_pass(arch, m
     text = torch.randint(1, 16, (5, T), generator=gen).numpy()
     prefix = repeated_random(3, 15).numpy()
     s = Samples(np.array([0, 4]), np.array([3, 7]), np.array([1]), np.array([2]), [0, 1], None)
+    plain = main_pass(model, text, s, batch_size=2)  # the model's own attention (sdpa)
+    own = head_scores(model, text[:3], prefix)
+    model.set_attn_implementation(attn)
+    assert arch_mod.taps_queries(model) == (attn == "sdpa")
     prev = heads.PrevToken.for_pass(model, 3, T, 2)  # batches of 2: sequences 0-1, 2-3, 4
     with_prev = main_pass(model, text, s, batch_size=2, prev=prev)
     assert prev.ok
-    own = head_scores(model, text[:3], prefix)
     np.testing.assert_allclose(head_scores(model, text[:3], prefix, prev.scores()), own,
                                atol=1e-6, rtol=0)
-    plain = main_pass(model, text, s, batch_size=2)
-    np.testing.assert_allclose(with_prev.logprob, plain.logprob, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(with_prev.entropy, plain.entropy, atol=1e-5, rtol=0)
-    np.testing.assert_array_equal(with_prev.logprob[4], plain.logprob[4])  # batch 3: no taps
+    tol = 0 if attn == "sdpa" else 1e-5
+    np.testing.assert_allclose(with_prev.logprob, plain.logprob, atol=tol, rtol=0)
+    np.testing.assert_allclose(with_prev.entropy, plain.entropy, atol=tol, rtol=0)
     monkeypatch.setattr(heads, "ATTN_BUDGET", 2 * model.config.num_attention_heads * T * T - 1)
-    assert heads.PrevToken.for_pass(model, 3, T, 2) is None
+    assert (heads.PrevToken.for_pass(model, 3, T, 2) is None) == (attn == "eager")
     monkeypatch.setattr(heads, "ATTN_BUDGET", 64 << 20)
-    sdpa = heads.PrevToken(model, 3, T)  # attention that returns no patterns: not ok
-    sdpa.mods = []
-    main_pass(model, text, s, batch_size=2, prev=sdpa)
-    assert not sdpa.ok
+    model.set_attn_implementation("eager")
+    blind = heads.PrevToken(model, 3, T)  # attention that returns no patterns: not ok
+    blind.mods = []
+    main_pass(model, text, s, batch_size=2, prev=blind)
+    assert not blind.ok
+    assert model.config._attn_implementation == "eager"  # restored after each batch

@@ -71,3 +71,29 @@ def test_a_store_made_before_weight_statistics_is_measured_on_without_them(tmp_p
     assert res.ok and len(res.measured) == 1
     ds = open_store(tmp_path / "m.zarr")
     assert "weight_stats" not in ds and bool(ds["done"].all())
+
+
+def test_float32_singular_values_agree_with_float64_and_fall_back_where_they_would_not():
+    """Well-conditioned matrices take the float32 Gram matrix (statistics within float32
+    rounding, far below the 1e-4 allowed); ill-conditioned and rank-deficient ones, whose
+    small singular values a float32 Gram matrix loses (a 5e-3 error in Σs for the first
+    here), are redone in float64, as every matrix was before (to 1e-6 of the float64 SVD:
+    the Gram matrix squares the condition number in float64 too)."""
+    from pathdep.measure import weights
+
+    gen = torch.Generator().manual_seed(3)
+    well = torch.randn(400, 60, generator=gen)  # condition number about 2
+    ill = torch.randn(300, 200, generator=gen) * torch.logspace(0, -4, 200)
+    low = torch.randn(300, 20, generator=gen) @ torch.randn(20, 200, generator=gen)
+    used = []
+    real = weights._gram_eigvals
+    for w, f64, rtol in [(well, False, 1e-6), (ill, True, 1e-6), (low, True, 1e-6),
+                         (well.T, False, 1e-6)]:
+        used.clear()
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(weights, "_gram_eigvals", lambda x: used.append(x.dtype) or real(x))
+            got = weights.singular_values(w).numpy()
+        assert (torch.float64 in used) == f64
+        ref = np.linalg.svd(w.double().numpy(), compute_uv=False)
+        for stat in (np.mean, np.var, np.max):
+            assert stat(got) == pytest.approx(stat(ref), rel=rtol, abs=0)

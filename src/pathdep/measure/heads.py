@@ -41,9 +41,9 @@ Induction Heads", 2022, head activation evaluators; TransformerLens
   sample's tokens cannot do (docs/circuits.md; BENCHMARKS.md, issue 13).
 
 Patterns come from an eager-attention pass on these few short sequences only;
-the main log-prob pass keeps the fast attention, except, in a job, on the
-batches of the first ``head_examples`` evaluation sequences, whose previous-token
-patterns it keeps (PrevToken) so that text is not run twice.
+the main log-prob pass keeps the fast attention, and in a job it also gives the
+previous-token patterns of the first ``head_examples`` evaluation sequences,
+from their queries and keys (PrevToken), so that text is not run twice.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from pathdep.store.schema import KINDS
 
 ATTN_BUDGET = 64 << 20  # floats of attention patterns held at once
 PREV_CONTEXT = 256  # evaluation-text positions used for the previous-token score
+OV_BUDGET = 16 << 20  # floats of per-head OV outputs held at once (copying score)
 
 
 def detection_masks(tokens: Tensor) -> tuple[Tensor, Tensor]:
@@ -87,12 +88,15 @@ def attention_sums(model, tokens: Tensor, reduce) -> list[Tensor]:
 
 class PrevToken:
     """The previous-token score's attention sums taken during the main pass (job.py), so the
-    evaluation text is not run a second time: the batches holding the first ``n`` sequences
-    run with eager attention, and a hook on each block's attention keeps only the i -> i-1
-    diagonal of the first PREV_CONTEXT positions (causal attention there does not see the
-    positions after them, so it equals the separate pass on the truncated text, to float32
-    rounding). ``ok`` is False when some layer gave no pattern; head_scores then runs its
-    own pass."""
+    evaluation text is not run a second time: during the batches holding the first ``n``
+    sequences, each block's attention queries and keys of their first PREV_CONTEXT positions
+    are tapped (arch.query_key_taps) and the patterns of those positions alone computed from
+    them, the i -> i-1 diagonal kept (causal attention there does not see the positions
+    after them, so this equals the separate pass on the truncated text, to float32
+    rounding). The main pass keeps its fast attention kernel, so its log-probs do not move.
+    A model without sdpa attention runs those batches with eager attention instead, a hook
+    on each block's attention keeping the same diagonal of its patterns. ``ok`` is False
+    when some layer gave no pattern; head_scores then runs its own pass."""
 
     def __init__(self, model, n: int, n_pos: int):
         L, H = model.config.num_hidden_layers, model.config.num_attention_heads
@@ -103,10 +107,12 @@ class PrevToken:
 
     @classmethod
     def for_pass(cls, model, n: int, n_pos: int, batch: int) -> PrevToken | None:
-        """None where the patterns of a batch would not fit ATTN_BUDGET or the blocks'
-        attention modules are not known (arch.attention_modules)."""
+        """None where the blocks' attention modules are not known (arch.attention_modules)
+        or, without sdpa taps, the eager patterns of a batch would not fit ATTN_BUDGET."""
         H = model.config.num_attention_heads
-        if n < 1 or batch * H * n_pos * n_pos > ATTN_BUDGET or not arch.attention_modules(model):
+        eager_fits = batch * H * n_pos * n_pos <= ATTN_BUDGET
+        if n < 1 or not arch.attention_modules(model) or not (
+                arch.taps_queries(model) or eager_fits):
             return None
         return cls(model, n, n_pos)
 
@@ -118,30 +124,51 @@ class PrevToken:
         """(L, H) previous-token scores, as head_scores computes them."""
         return self.sums / (self.n * (self.width - 1))
 
-    @contextlib.contextmanager
-    def tap(self, model, b0: int, B: int):
-        """Around the forward of the batch of sequences [b0, b0 + B)."""
-        k = max(0, min(B, self.n - b0))
-        if k == 0:
-            yield
-            return
+    def _add(self, layer: int, a: Tensor, k: int) -> None:
+        """Patterns ``a`` (k, H, width, width) of ``k`` sequences of ``layer``."""
+        self.sums[layer] += a.float().diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))
+        self.seen[layer] += k
 
+    def _from_queries(self, k: int):
+        """arch.query_key_taps' ``keep``: the patterns of the first ``k`` sequences' first
+        ``width`` positions, from their queries and keys (eager attention's formula)."""
+        w = self.width
+
+        def keep(layer, q, key, mask, scaling):
+            q, key = q[:k, :, :w].float(), key[:k, :, :w].float()  # (k, H, w, dh)
+            if key.shape[1] != q.shape[1]:  # grouped-query attention: a key head per group
+                key = key.repeat_interleave(q.shape[1] // key.shape[1], dim=1)
+            s = q @ key.transpose(-1, -2) * (q.shape[-1] ** -0.5 if scaling is None else scaling)
+            allowed = torch.ones(w, w, dtype=torch.bool, device=s.device).tril()
+            if mask is not None:  # the kernel's own mask: boolean (attend) or additive
+                m = mask[:k, ..., :w, :w]
+                if m.dtype == torch.bool:
+                    allowed = allowed & m
+                else:
+                    s = s + m.float()
+            self._add(layer, torch.softmax(s.masked_fill(~allowed, float("-inf")), -1), k)
+        return keep
+
+    def _eager_hooks(self, model, k: int, stack: contextlib.ExitStack) -> None:
         def keep(layer):
             def hook(_mod, _args, output):
                 w = output[1] if isinstance(output, tuple) and len(output) > 1 else None
                 if w is not None:  # (B, H, T, T)
-                    d = w[:k, :, : self.width, : self.width].float()
-                    self.sums[layer] += d.diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=(0, 2))
-                    self.seen[layer] += k
+                    self._add(layer, w[:k, :, : self.width, : self.width], k)
             return hook
 
-        handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(self.mods)]
-        try:
-            with arch.eager_attention(model):
-                yield
-        finally:
-            for h in handles:
-                h.remove()
+        for i, m in enumerate(self.mods):
+            stack.callback(m.register_forward_hook(keep(i)).remove)
+        stack.enter_context(arch.eager_attention(model))
+
+    @contextlib.contextmanager
+    def tap(self, model, b0: int, B: int):
+        """Around the forward of the batch of sequences [b0, b0 + B)."""
+        k = max(0, min(B, self.n - b0))
+        with contextlib.ExitStack() as stack:
+            if k and not stack.enter_context(arch.query_key_taps(model, self._from_queries(k))):
+                self._eager_hooks(model, k, stack)
+            yield
 
 
 def _prev(a: Tensor, _x) -> Tensor:
@@ -174,15 +201,16 @@ def copying_scores(model, tokens: Tensor) -> Tensor:
     scores = torch.empty(L, H)
     for layer in range(L):
         ov = arch.ov_circuit(model, layer)
-        x = ov.ln(resid[layer]).float()  # (B, n, d)
-        for h in range(H):
-            o = (x @ ov.W_V[h].float() + ov.b_V[h].float()) @ ov.W_O[h].float()  # (B, n, d)
+        x = ov.ln(resid[layer]).float()[:, None]  # (B, 1, n, d)
+        for h0 in range(0, H, max(1, OV_BUDGET // x.numel())):  # heads at once: (B, h, n, d)
+            h = slice(h0, h0 + max(1, OV_BUDGET // x.numel()))
+            o = (x @ ov.W_V[h].float() + ov.b_V[h, None].float()) @ ov.W_O[h].float()
             o = (o - o.mean(-1, keepdim=True)) * ln_f.weight.float()
-            raised = torch.relu(o @ W_s.T - (o @ w_mean)[..., None])  # (B, n, sample tokens)
-            own = raised.gather(-1, where[..., None]).squeeze(-1)
-            total = (raised * in_sample[:, None, :]).sum(-1)
+            raised = torch.relu(o @ W_s.T - (o @ w_mean)[..., None])  # (B, h, n, sample tokens)
+            own = raised.gather(-1, where[:, None, :, None].expand(*raised.shape[:3], 1))[..., 0]
+            total = (raised * in_sample[:, None, None, :]).sum(-1)
             q = torch.where(total > 0, own / total.clamp_min(1e-30), torch.zeros_like(own))
-            scores[layer, h] = float(2 * q.mean() - 1)
+            scores[layer, h] = (2 * q.mean(dim=(0, 2)) - 1).cpu()
     return scores
 
 
@@ -199,12 +227,12 @@ def ov_eigen_scores(model, ids: Tensor) -> Tensor:
     for layer in range(L):
         ov = arch.ov_circuit(model, layer)
         E = ov.ln(W_E).double()  # the layer's input LayerNorm on the token embeddings
-        for h in range(H):
-            W_O = ov.W_O[h].double()
-            B = (W_O - W_O.mean(-1, keepdim=True)) @ U.T  # (dh, k); centred as the final LN does
-            lam = torch.linalg.eigvals(B @ E @ ov.W_V[h].double())  # (dh,): eig(E W_V B) \ {0}
-            total = lam.abs().sum()
-            scores[layer, h] = float(lam.real.sum() / total) if total > 0 else 0.0
+        W_O = ov.W_O.double()  # (H, dh, d)
+        B = (W_O - W_O.mean(-1, keepdim=True)) @ U.T  # (H, dh, k); centred as the final LN does
+        lam = torch.linalg.eigvals(B @ E @ ov.W_V.double())  # (H, dh): eig(E W_V B) \ {0}
+        total = lam.abs().sum(-1)
+        scores[layer] = torch.where(total > 0, lam.real.sum(-1) / total.clamp_min(1e-300),
+                                    torch.zeros_like(total)).cpu()
     return scores
 
 

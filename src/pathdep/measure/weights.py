@@ -16,12 +16,20 @@ largest eigenvalue, is here the largest singular value). Here:
 - ``sv_max``: the largest of those singular values (the largest spectral norm).
 
 Singular values come from the eigenvalues of the smaller Gram matrix (WᵀW
-or WWᵀ) in float64 on the model's device, not from an SVD: for GPT-2 small
-the SVDs of its 50,257 x 768 embedding and 48 block matrices took about 100 s
-per checkpoint on 2 CPU cores, the Gram matrices a few seconds. They are
-exact up to float64 rounding (singular values below about 1e-7 of the
-largest are lost to it, which moves none of the statistics by a measurable
-amount).
+or WWᵀ) on the model's device, not from an SVD: for GPT-2 small the SVDs of
+its 50,257 x 768 embedding and 48 block matrices took about 100 s per
+checkpoint on 2 CPU cores, float64 Gram matrices and eigenvalues about 4 s,
+float32 ones about 1.5 s (BENCHMARKS.md, issue 17). The Gram matrix and its
+eigenvalues are taken in float32; a matrix whose float32 singular values
+could be off by more than ``SV_RTOL`` of their sum (an a-posteriori bound:
+an eigenvalue of a float32 Gram matrix is off by about eps32 * sqrt(k) *
+λ_max, k its inner dimension, so a singular value s by that over 2s) is
+done again in float64, as every matrix was before. Ill-conditioned or
+rank-deficient matrices (whose small singular values the float32 Gram
+matrix loses) take the float64 path; well-conditioned ones, as at
+initialisation, agree with it to about 1e-7 (tests/measure/test_weights.py).
+The L1 norm is summed in float64 from the float32 weights; the L2 norm takes Σw²
+of a matrix as Σs² (its Gram matrix's trace), to the same accuracy.
 
 They are measured with the other per-checkpoint values (store variable
 ``weight_stats[run, step, wstat]``, docs/store.md; stores created before it
@@ -34,29 +42,45 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from pathdep.store.schema import WSTATS as STATS
 
+SV_RTOL = 1e-4  # bound on the float32 error of a matrix's Σs, relative, before float64 is used
 
-def singular_values(w: torch.Tensor) -> torch.Tensor:
-    """Singular values of a 2-D ``w`` (float64, on its device): the square roots of the
-    eigenvalues of the smaller of WᵀW and WWᵀ."""
-    w = w.double()
+
+def _gram_eigvals(w: Tensor) -> Tensor:
+    """Eigenvalues (ascending) of the smaller Gram matrix of 2-D ``w``, in ``w``'s dtype."""
     g = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
-    return torch.linalg.eigvalsh(g).clamp_min(0).sqrt()
+    return torch.linalg.eigvalsh(g)
+
+
+def singular_values(w: Tensor) -> Tensor:
+    """Singular values of a 2-D ``w`` (float64, on its device): the square roots of the
+    eigenvalues of the smaller of WᵀW and WWᵀ, in float32 where that is accurate to SV_RTOL
+    (see the module docstring), else in float64."""
+    lam = _gram_eigvals(w.float()).double()
+    s = lam.clamp_min(0).sqrt()
+    err = torch.finfo(torch.float32).eps * max(w.shape) ** 0.5 * lam[-1].clamp_min(0)
+    bound = (err / (2 * s.clamp_min(err.sqrt()))).clamp_max(s.max()).sum()
+    if bound > SV_RTOL * s.sum():
+        s = _gram_eigvals(w.double()).clamp_min(0).sqrt()
+    return s
 
 
 def weight_stats(model) -> dict[str, float]:
-    """The statistics of ``model``'s parameters (a torch module), in float64."""
+    """The statistics of ``model``'s parameters (a torch module)."""
     l1 = sq = 0.0
     svs = []
     with torch.no_grad():
         for p in model.parameters():
             w = p.detach()
-            l1 += float(w.double().abs().sum())
-            sq += float(w.double().square().sum())
+            l1 += float(torch.linalg.vector_norm(w, 1, dtype=torch.float64))
             if w.ndim == 2:
                 svs.append(singular_values(w).cpu().numpy())
+                sq += float(np.sum(np.square(svs[-1])))  # Σw² = Σs², no second pass over w
+            else:
+                sq += float(torch.linalg.vector_norm(w, 2, dtype=torch.float64)) ** 2
     s = np.concatenate(svs) if svs else np.array([np.nan])
     return {"weight_l1": l1, "weight_l2": float(np.sqrt(sq)), "sv_mean": float(s.mean()),
             "sv_var": float(s.var()), "sv_max": float(s.max())}

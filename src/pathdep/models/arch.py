@@ -3,6 +3,8 @@
 - :func:`blocks`: the transformer blocks (residual stream taps are their inputs/outputs);
 - :func:`residual_taps`: hooks that keep a selection of the residual stream at
   layer 0 (input of block 0 = embeddings) and layer l (output of block l);
+- :func:`query_key_taps`: each block's attention queries and keys, under the fast
+  (sdpa) attention kernel, for patterns of a few positions without eager attention;
 - :func:`logits_head`: the final hidden state -> logits map, applied in slices
   so no (batch, pos, vocab) tensor larger than a slice is ever held;
 - :func:`ov_circuit` / :func:`unembed`: per-head value/output weights and the
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
@@ -100,6 +103,57 @@ def eager_attention(model) -> Iterator[None]:
         yield
     finally:
         model.set_attn_implementation(before)
+
+
+_QK_TAPS: dict[int, Callable] = {}  # id(attention module) -> keep(query, key, mask, scaling)
+_QK_LOCK = threading.Lock()
+
+
+def _tapped_sdpa(sdpa: Callable) -> Callable:
+    def attention(module, query, key, value, attention_mask, *args, **kwargs):
+        keep = _QK_TAPS.get(id(module))
+        if keep is not None:
+            keep(query, key, attention_mask, kwargs.get("scaling"))
+        return sdpa(module, query, key, value, attention_mask, *args, **kwargs)
+    attention.pathdep_inner = sdpa
+    return attention
+
+
+def taps_queries(model) -> bool:
+    """Whether :func:`query_key_taps` can tap ``model`` (sdpa attention, known blocks)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS as FUNCS
+
+    impl = getattr(model.config, "_attn_implementation", None)
+    return impl == "sdpa" and "sdpa" in FUNCS and bool(attention_modules(model))
+
+
+@contextlib.contextmanager
+def query_key_taps(model, keep: Callable[[int, Tensor, Tensor, Tensor | None, float | None], None]
+                   ) -> Iterator[bool]:
+    """Around a forward of ``model``: ``keep(layer, query, key, mask, scaling)`` sees each
+    block's (B, H, T, dh) attention queries and keys (after any rotary embedding), the
+    kernel's mask and scale, while the sdpa kernel runs unchanged. Yields False, tapping
+    nothing, where the model's attention is not sdpa dispatched through transformers'
+    ``ALL_ATTENTION_FUNCTIONS`` (eager attention returns its patterns anyway)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS as FUNCS
+
+    if not taps_queries(model):
+        yield False
+        return
+    mods = attention_modules(model)
+    with _QK_LOCK:
+        if not hasattr(FUNCS["sdpa"], "pathdep_inner"):
+            FUNCS["sdpa"] = _tapped_sdpa(FUNCS["sdpa"])
+        for layer, m in enumerate(mods):
+            _QK_TAPS[id(m)] = lambda q, k, mask, sc, layer=layer: keep(layer, q, k, mask, sc)
+    try:
+        yield True
+    finally:
+        with _QK_LOCK:
+            for m in mods:
+                _QK_TAPS.pop(id(m), None)
+            if not _QK_TAPS and hasattr(FUNCS["sdpa"], "pathdep_inner"):
+                FUNCS["sdpa"] = FUNCS["sdpa"].pathdep_inner
 
 
 class OV(NamedTuple):
