@@ -41,3 +41,21 @@ def test_a_companion_without_its_summary_names_the_fix(tmp_path):
     with pytest.raises(PathdepError, match="pathdep report"):
         report(main, tmp_path / "report.html", companions=[tmp_path / "missing" / "report.html"])
     assert not (tmp_path / "report.html").exists()
+
+
+def test_the_command_line_takes_companions(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from pathdep.report.cli import report_cmd
+
+    other = make_store(tmp_path / "other")
+    other_page = report(other, other.parent / "report.html")
+    main = make_store(tmp_path / "main")
+    app = typer.Typer()
+    app.command()(report_cmd)
+    res = CliRunner().invoke(app, [str(main), "-o", str(tmp_path / "main" / "report.html"),
+                                   "--companion", str(other_page)])
+    assert res.exit_code == 0, res.output
+    (c,) = json.loads((tmp_path / "main" / "summary.json").read_text())["companions"]
+    assert c["href"] == "../other/report.html"
