@@ -20,6 +20,7 @@ from pathdep.measure import measure
 from pathdep.report import report
 from pathdep.spec import Spec, load_spec
 from pathdep.train import train
+from pathdep.train.prepare import claim_folder
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def demo(out: str | Path = "pathdep-demo", **kw) -> dict[str, Path]:
     if (os.cpu_count() or 1) > 1:  # one-thread runs side by side (executors/processes.py)
         kw.setdefault("executor", "processes")
     world = EXAMPLES / "demo.toml"
-    train(world, out, **kw)  # claims the folder, so the second suite may live inside it
+    claim_folder(load_spec(world), out)  # the world suite's folder, so the second may live inside
     ind = run(EXAMPLES / "demo_induction.toml", out / INDUCTION_DIR, **kw)
     made = run(world, out, companions=[ind["report"]], **kw)
     return {**made, "induction": ind["report"]}
