@@ -124,3 +124,20 @@ def test_narrowing_measures_only_some_jobs(tmp_path):
     assert r.measured == [("a", 10)]
     ds = open_store(tmp_path / "m.zarr")
     assert ds.done.shape == (2, 2) and int(ds.done.sum()) == 1  # laid out for the whole suite
+
+
+def test_a_store_whose_probe_items_changed_under_the_same_name_says_so(tmp_path):
+    suite = build_suite(tmp_path / "s", runs=("a",), steps=(0, 10))
+
+    def probe_file(right: str):
+        f = tmp_path / f"p-{right}.toml"
+        f.write_text(f'name = "p"\n[[items]]\nprompt = "s1 s2"\ncorrect = " {right}"\n'
+                     'incorrect = " s4"\n')
+        return str(f)
+
+    opts = MeasureSpec(**spec_dict()["measure"])
+    measure(suite, out=tmp_path / "m.zarr", config=opts.model_copy(
+        update={"probes": [probe_file("s3")]}))
+    with pytest.raises(PathdepError, match="same probes by name.*new --out"):
+        measure(suite, out=tmp_path / "m.zarr", config=opts.model_copy(
+            update={"probes": [probe_file("s5")]}))
