@@ -48,7 +48,8 @@ def test_every_analysis_that_states_a_claim_is_calibrated():
     assert {"clusters", "phase_changes", "training_maps", "learning_curves", "general_factor",
             "agreement", "convergence", "run_variance", "factor_variance", "circuit_survival",
             "fact_timing", "interventions", "predictiveness", "markov_algorithms", "basins",
-            "llc", "instability", "rl_paths", "forking_tokens", "prompt_dependence"
+            "llc", "instability", "rl_paths", "forking_tokens", "prompt_dependence",
+            "abrupt_behaviors"
             } <= set(CALIBRATED)
     assert {a.name for a in ANALYSES if a.simulation is None} == {"cka", "loss_pca"}
 

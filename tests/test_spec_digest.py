@@ -29,7 +29,10 @@ SHIPPED = {
     "quick.toml": "dd116b58d19fd23a",
     "induction.toml": "e24ef671424f6a41",  # cycle layout, 600 steps, rotary crossed (issue 13)
     "text.toml": "2e4766aa20b33767",
-    "demo_induction.toml": "5066ba976854b05a",  # pathdep demo's second suite (issue 13)
+    # pathdep demo's second suite (issue 13); its probes went from "none" to the default (the
+    # symbols battery: symbol_induction, for abrupt_behaviors) a day after it shipped: was
+    # 5066ba976854b05a
+    "demo_induction.toml": "01e95b88e11d8330",
 }
 OLD_SHIPPED = {  # rotary_pct = 0.25 (the default before issue 13)
     "demo.toml": "8a9dfac61fb92448",

@@ -32,6 +32,12 @@ SPEC = {
     "grid": {"intervention": ["c0", "c1"]},
 }
 CONTEXT = 64
+SYMBOL_SPEC = {  # the symbols battery is built from repeat-copy data
+    "name": "sym", "data": {"generator": "repeat-copy", "n_symbols": 16, "length": 63,
+                            "layout": "cycle", "period": [4, 8], "n_docs": 20, "n_eval_docs": 20},
+    "model": {"n_layers": 2, "d_model": 32, "n_heads": 2, "context": 64},
+    "train": {"steps": 10, "batch_size": 4, "checkpoints": [0, 10]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +50,20 @@ def lm():
     return tok, model
 
 
+@pytest.fixture(scope="module")
+def symbol_lm():
+    tok = generate(parse_spec(SYMBOL_SPEC).data, "eval").tokenizer
+    torch.manual_seed(0)
+    model = GPTNeoXForCausalLM(tiny_config(vocab=len(tok), bos_token_id=tok.eos_token_id,
+                                           eos_token_id=tok.eos_token_id)).eval()
+    return tok, model
+
+
 @pytest.mark.parametrize("entry", list_probes(), ids=lambda e: e.name)
-def test_probe_contract(entry, lm):
-    tok, model = lm
-    probes = select_probes([entry.name], SPEC)
+def test_probe_contract(entry, lm, symbol_lm):
+    spec = SYMBOL_SPEC if entry.battery == "symbols" else SPEC
+    tok, model = symbol_lm if entry.battery == "symbols" else lm
+    probes = select_probes([entry.name], spec)
     assert probes and all(p.items for p in probes), f"{entry.name} gave no items"
     c = compile_probes(probes, tok, CONTEXT, skip_bad=True)
     assert c.n_items > 0 and c.tokens.shape[1] <= CONTEXT

@@ -21,6 +21,7 @@ import difflib
 from pathdep.analysis.contract import Analysis
 from pathdep.analysis.properties import PROPS
 from pathdep.analyze import (
+    abrupt_behaviors,
     agreement,
     circuit_survival,
     cka,
@@ -55,6 +56,7 @@ ANALYSES: list[Analysis] = [
     loss_pca.ANALYSIS,
     learning_curves.ANALYSIS,
     phase_changes.ANALYSIS,
+    abrupt_behaviors.ANALYSIS,
     clusters.ANALYSIS,
     training_maps.ANALYSIS,
     predictiveness.ANALYSIS,

@@ -5,10 +5,12 @@
     select_probes(["brackets", "my_probe.toml"], spec)
 
 A name is a registered probe, a battery (``world``: every world probe;
-``english``: the English battery, english.py) or a ``.toml`` / ``.jsonl``
-file (core.py). ``"auto"`` gives the world battery to suites whose spec's
-data generator is ``world``, nothing to Markov-mixture suites, and the
-English battery to the others (text suites, public natural-text suites);
+``symbols``: the repeat-copy generator's, symbols.py; ``english``: the
+English battery, english.py) or a ``.toml`` / ``.jsonl`` file (core.py).
+``"auto"`` gives the world battery to suites whose spec's data generator is
+``world``, the symbols battery to ``repeat-copy`` suites, nothing to
+Markov-mixture suites, and the English battery to the others (text suites,
+public natural-text suites);
 ``"none"`` (or ``[]``) measures no probes.
 """
 
@@ -24,6 +26,7 @@ from pathdep.data import generate
 from pathdep.errors import PathdepError
 from pathdep.probes.core import Probe, load_probe_file
 from pathdep.probes.english import english_probes
+from pathdep.probes.symbols import BUILDERS as SYMBOL_BUILDERS
 from pathdep.probes.world import BUILDERS, CANARY_GROUPS, intervention_probes, world_probe
 from pathdep.spec import parse_spec
 
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Entry:
     name: str
-    battery: str  # "world" (generated from the suite's data) or "english" (fixed data)
+    battery: str  # "world", "symbols" (generated from the suite's data) or "english" (fixed)
     description: str
 
 
@@ -43,10 +46,11 @@ REGISTRY: dict[str, Entry] = {
        for n, g in CANARY_GROUPS.items()},
     "interventions": Entry("interventions", "world", "iv:<name> for each canary or "
                            "counterfactual intervention: what it planted, by prompt"),
+    **{n: Entry(n, "symbols", d) for n, (d, _) in SYMBOL_BUILDERS.items()},
     **{p.name: Entry(p.name, "english", p.description) for p in english_probes()},
 }
 BATTERIES: dict[str, list[str]] = {
-    b: [n for n, e in REGISTRY.items() if e.battery == b] for b in ("world", "english")}
+    b: [n for n, e in REGISTRY.items() if e.battery == b] for b in ("world", "symbols", "english")}
 
 
 def list_probes() -> list[Entry]:
@@ -60,7 +64,8 @@ def _names(option: str | Sequence[str] | None, spec: dict | None) -> list[str]:
         option = option[0]
     if option is None or option == "auto":
         generator = ((spec or {}).get("data") or {}).get("generator")
-        battery = {"world": "world", "markov-mixture": None, "repeat-copy": None}.get(generator, "english")
+        battery = {"world": "world", "markov-mixture": None,
+                   "repeat-copy": "symbols"}.get(generator, "english")
         return list(BATTERIES[battery]) if battery else []
     if option == "none":
         return []
@@ -78,11 +83,13 @@ def _unknown(name: str) -> PathdepError:
                         ".toml/.jsonl probe file)")
 
 
-def _world_corpus(spec: dict | None, name: str):
+def _eval_corpus(spec: dict | None, name: str, generator: str = "world"):
+    """The eval split of the suite's data, which must come from ``generator``."""
     data = parse_spec(spec, "suite spec").data if spec else None
-    if data is None or data.generator != "world":
-        raise PathdepError(f"probe {name!r} is a world probe, but this suite's data is not the "
-                           "world generator; choose probes that fit it (measure.probes)")
+    if data is None or data.generator != generator:
+        raise PathdepError(f"probe {name!r} is built from {generator!r} data, but this suite's "
+                           f"data is not the {generator} generator; choose probes that fit it "
+                           "(measure.probes)")
     return generate(data, "eval")
 
 
@@ -99,7 +106,14 @@ def select_probes(option: str | Sequence[str] | None, spec: dict | None) -> list
         if entry.battery == "english":
             probes.append(next(p for p in english_probes() if p.name == name))
             continue
-        corpus = corpus or _world_corpus(spec, name)
+        if entry.battery == "symbols":
+            p = SYMBOL_BUILDERS[name][1](_eval_corpus(spec, name, "repeat-copy"))
+            if p.items:
+                probes.append(p)
+            else:
+                log.info("probe %s has no items in this suite's held-out data; left out", name)
+            continue
+        corpus = corpus or _eval_corpus(spec, name)
         if name == "interventions":
             probes += intervention_probes(corpus, spec)
             continue
