@@ -30,39 +30,44 @@ def induction_answer(words: list[str]) -> str | None:
 
 
 @pytest.mark.parametrize("layout", ["cycle", "copy"])
-def test_every_item_is_answered_by_induction_and_its_wrong_answers_are_in_context(layout):
-    corpus = generate(parse_spec(spec(layout)).data, "eval")
+def test_every_item_is_answered_by_induction_and_by_no_simpler_rule(layout):
+    corpus = generate(parse_spec(spec(layout, n_symbols=64)).data, "eval")
     probe = symbol_induction(corpus)
-    assert len(probe.items) == 64  # one per document, capped
+    assert len(probe.items) == 64
+    longest_period = 26  # the generator's default period range is 16-26
     for it in probe.items:
         words = it.prompt.split(" ")
-        d, at = (int(v) for v in it.id.removeprefix("doc").split("@"))
-        assert len(words) == at
-        ann = corpus.annotations[d]
-        if layout == "cycle":  # distinct symbols: the last earlier occurrence is the one
-            assert at > ann["cycle"]["period"]
-            assert it.correct == (" " + induction_answer(words),)
-        else:  # copy: the symbol after the matching position of the first copy
-            (a, _), (s, e) = ann["repeats"][0]["first"], ann["repeats"][0]["second"]
-            assert s < at < e
-            assert it.correct == (" " + corpus.docs[d].split(" ")[a + at - s],)
+        assert len(words) <= 62
+        assert it.correct == (" " + induction_answer(words),)
         assert len(it.incorrect) == N_WRONG and len(set(it.incorrect)) == N_WRONG
-        assert all(w.strip() in words and w not in it.correct for w in it.incorrect)
+        back = {w: len(words) - i for i, w in enumerate(words)}  # how far back it was last seen
+        right = it.correct[0].strip()
+        wrong = [w.strip() for w in it.incorrect]
+        assert all(w in words for w in wrong)  # every candidate occurs in the context
+        # one wrong answer was seen longer ago than the right one and two more recently, and the
+        # right one lies further back than any period the training documents repeat at
+        assert sum(back[w] > back[right] for w in wrong) == 1
+        assert sum(back[w] < back[right] for w in wrong) == 2
+        assert back[right] > longest_period + 1
 
 
-def test_a_unigram_in_context_guess_is_at_chance_and_induction_is_perfect():
-    corpus = generate(parse_spec(spec("cycle")).data, "eval")
-    probe = symbol_induction(corpus)
+def test_a_context_unigram_guess_is_at_chance():
+    probe = symbol_induction(generate(parse_spec(spec("cycle", n_symbols=64)).data, "eval"))
     rng = np.random.default_rng(0)
-    # A model that knows only which symbols occur in the context picks one of the item's four
-    # (all occur in it) at random: about 1/4 right. Induction gets every item right.
     guess = [rng.choice([*it.correct, *it.incorrect]) == it.correct[0] for it in probe.items]
     assert 0.1 < np.mean(guess) < 0.45
-    assert all(" " + induction_answer(it.prompt.split(" ")) == it.correct[0] for it in probe.items)
+
+
+def test_the_segment_follows_the_data_and_too_few_symbols_give_no_items():
+    short = generate(parse_spec(spec("cycle", period=[4, 8])).data, "eval")
+    p = symbol_induction(short)
+    assert len(p.items) == 64 and all(len(it.prompt.split(" ")) < 8 + 12 + 12 for it in p.items)
+    tiny = generate(parse_spec(spec("cycle", n_symbols=16, period=[4, 12])).data, "eval")
+    assert symbol_induction(tiny).items == []  # a 16-symbol segment leaves no prefix
 
 
 def test_auto_picks_the_symbols_battery_for_repeat_copy_and_items_compile_to_one_token():
-    s = spec("cycle")
+    s = spec("cycle", n_symbols=64)
     probes = select_probes("auto", s)
     assert [p.name for p in probes] == ["symbol_induction"]
     tok = generate(parse_spec(s).data, "eval").tokenizer

@@ -1,21 +1,28 @@
-"""Symbol probes: the repeat-copy generator's held-out documents, scored where only induction helps.
+"""Symbol probes: repeated random symbols, scored where only induction predicts the next one.
 
     probe = symbol_induction(generate(cfg, "eval"))   # a repeat-copy suite's eval split
 
 ``symbol_induction`` is Olsson et al.'s induction behaviour ("In-context
 Learning and Induction Heads", 2022, transformer-circuits.pub: a head that
-completes ``[A][B] … [A] → [B]``) as a behaviour probe. Each item is a
-held-out document cut at a symbol that only an earlier occurrence of its
-predecessor predicts: inside the repeats of a ``cycle`` document (after the
-first symbol of its second period), or inside the second copy of a ``copy``
-document (after its first symbol). The right continuation is the symbol the generator wrote there;
-the three wrong ones are other symbols *of the same context* (the cycle's, or
-the copied span's). So a model that has only learnt which symbols occur in the
-context, as a one-layer model can, is at chance (1/4); one that looks up what
-followed the current symbol last time gets it right. Its accuracy is the
+completes ``[A][B] … [A] → [B]``; their "repeated random tokens") as a
+behaviour probe. Each item is a prefix P of random symbols, then a segment S
+of other distinct symbols, then S again up to S[j-1]; the right continuation
+is S[j], the symbol that followed S[j-1] the first time, and the three wrong ones are one symbol of P (seen before the
+answer) and two of S after the answer (seen after it). Every candidate occurs
+once before the repeat, so a model that has only learnt which symbols occur
+in the context is at chance (1/4), and neither "the symbol seen longest ago"
+(the answer inside the cycles of the training data) nor "the most recent one"
+finds it. S is 4 symbols longer than the longest period the data repeats at,
+so the answer lies further back than any distance training rewards: a head
+that attends a fixed distance back (the one-layer control learns one; a
+first version of this probe with S inside the periods' range was passed at
+0.7 by the one-layer model) does not find it either; only looking up what
+followed the current symbol last time does. Its accuracy is the
 behaviour whose abrupt change (analyze/abrupt_behaviors.py) the induction-head
-phase change should show. One token per symbol (the data's word-level
-tokenizer), so the total log-prob compares like with like (``scoring = "sum"``).
+phase change should show. The symbols are the suite's (``c0 … c{n-1}``, one
+token each under its word-level tokenizer), so the total log-prob compares
+like with like (``scoring = "sum"``). The items are drawn by a fixed seed and
+do not depend on the documents (held-out or not).
 """
 
 from __future__ import annotations
@@ -25,50 +32,36 @@ import random
 from pathdep.data.base import Corpus
 from pathdep.probes.core import Item, Probe
 
-MAX_ITEMS = 64  # one item per document, the first 64 documents that have one
+N_ITEMS = 64
 N_WRONG = 3  # wrong continuations per item: chance accuracy 1 / (1 + N_WRONG)
-DESCRIPTION = ("in the repeats of a symbol sequence, the symbol that followed the current one "
-               "earlier vs 3 other symbols of the same context (chance 1/4: induction)")
+PREFIX = 8  # symbols before the repeated segment
+MAX_PROMPT = 62  # prompt symbols at most, so an item fits a 64-token context
+DESCRIPTION = ("repeated random symbols: the symbol that followed the current one earlier vs a "
+               "symbol seen before and two seen after it (chance 1/4: induction)")
 
 
-def _item(words: list[str], at: int, pool: list[str], rng: random.Random, id: str) -> Item | None:
-    """Item: the words before ``at`` -> words[at] vs N_WRONG others of ``pool``."""
-    right = words[at]
-    others = sorted(set(pool) - {right})
-    if at < 1 or len(others) < N_WRONG:
-        return None
-    wrong = rng.sample(others, N_WRONG)
-    return Item(" ".join(words[:at]), (" " + right,), tuple(" " + w for w in wrong), id)
-
-
-def _target(ann: dict, n_words: int, rng: random.Random) -> tuple[int, slice] | None:
-    """(position predicted by induction alone, the context's symbols) of one document."""
-    if "cycle" in ann:
-        k = int(ann["cycle"]["period"])
-        # from k + 1: the symbol at k restarts the cycle after a symbol not seen before
-        return (rng.randrange(k + 1, n_words), slice(0, k)) if n_words > k + 1 else None
-    for rec in ann.get("repeats", []):
-        (a, b), (s, e) = rec["first"], rec["second"]
-        if e - s >= 2:
-            return rng.randrange(s + 1, e), slice(a, b)
-    return None
+def _segment(corpus: Corpus) -> int:
+    """Length of the repeated segment: 4 more than the longest period the data repeats at, so
+    the answer lies further back than any distance the training documents reward."""
+    return int((corpus.info.get("period") or (16, 26))[1]) + 4
 
 
 def symbol_induction(corpus: Corpus) -> Probe:
-    """The ``symbol_induction`` probe of a repeat-copy eval split (may have no items)."""
-    rng = random.Random("pathdep.probes.symbols:symbol_induction")
-    items: list[Item] = []
-    for d, (text, ann) in enumerate(zip(corpus.docs, corpus.annotations, strict=True)):
-        words = text.split(" ")
-        hit = _target(ann, len(words), rng)
-        if hit is None:
-            continue
-        at, ctx = hit
-        item = _item(words, at, words[ctx], rng, f"doc{d}@{at}")
-        if item is not None:
-            items.append(item)
-        if len(items) == MAX_ITEMS:
-            break
+    """The ``symbol_induction`` probe for a repeat-copy corpus (its ``info["n_symbols"]``)."""
+    n, seg = int(corpus.info["n_symbols"]), _segment(corpus)
+    n_prefix = min(PREFIX, n - seg)
+    last_j = min(seg - 3, MAX_PROMPT - n_prefix - seg)  # two symbols of S after S[j]
+    if n_prefix < 1 or last_j < 1:
+        return Probe("symbol_induction", [], DESCRIPTION, "symbols")
+    rng = random.Random(f"pathdep.probes.symbols:symbol_induction:{n}:{seg}")
+    items = []
+    for i in range(N_ITEMS):
+        sym = [f"c{s}" for s in rng.sample(range(n), n_prefix + seg)]
+        prefix, s = sym[:n_prefix], sym[n_prefix:]
+        j = rng.randrange(1, last_j + 1)  # S[:j] repeated: S[j] is predicted by induction alone
+        wrong = [rng.choice(prefix), *rng.sample(s[j + 1:], N_WRONG - 1)]
+        items.append(Item(" ".join(prefix + s + s[:j]), (" " + s[j],),
+                          tuple(" " + w for w in wrong), f"item{i}:repeat{j}"))
     return Probe("symbol_induction", items, DESCRIPTION, "symbols")
 
 
