@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pathdep.analysis import bootstrap, curve_fit, data, properties, simulate
+from pathdep.analysis import bootstrap, curve_fit, data, figures, properties, simulate
 from pathdep.analysis.contract import Analysis, BootOptions, Simulation, StoreInputs, on_store
 from pathdep.analysis.result import AnalysisResult
 
@@ -48,6 +48,7 @@ MIN_CHANGE = 0.2  # accuracy: a smaller fitted change is no change
 NOISE_SDS = 4.0  # and the change must exceed this many checkpoint-noise s.d.
 MIN_RUNS = 3  # fewer abrupt (or gradual) runs: no claim
 MIN_POINTS = 6  # checkpoints after step 0 a curve needs to be fitted
+MAX_FIGURES = 4  # accuracy curves drawn: the abrupt probes first, then those that changed most
 WIDTH_PER_SCALE = 2 * np.log(9)  # a logistic's 10-90 % width over its scale
 CLASSES = ("abrupt", "gradual", "unresolved", "unchanged")
 
@@ -152,7 +153,8 @@ def abrupt_behaviors(ds: xr.Dataset, options: BootOptions | None = None,
     o = BootOptions.build(options, **overrides)
     if not data.has_values(ds, "behavior"):
         raise data.Skip("the store has no behaviour probe scores (measure.probes)")
-    runs = per_run(properties.scalar_properties(ds))
+    P = properties.scalar_properties(ds)
+    runs = per_run(P)
     if not len(runs):
         raise data.Skip(f"no behaviour curve has {MIN_POINTS} checkpoints after step 0")
     table = per_probe(runs, o.n_boot, o.seed)
@@ -162,7 +164,21 @@ def abrupt_behaviors(ds: xr.Dataset, options: BootOptions | None = None,
                "gradual": table.loc[table["verdict"] == "gradual", "probe"].tolist()}
     return AnalysisResult(name="abrupt_behaviors", question="F (abrupt behaviours)",
                           verdict=_verdict(table), summary=summary,
-                          tables={"per_probe": table, "per_run": runs})
+                          tables={"per_probe": table, "per_run": runs}, figures=_figures(P, table))
+
+
+def _figures(P: xr.DataArray, table: pd.DataFrame) -> dict:
+    """Each run's accuracy curve of up to MAX_FIGURES probes (abrupt ones first)."""
+    order = table.assign(first=table["verdict"] != "abrupt").sort_values(
+        ["first", "changed"], ascending=[True, False])
+    figs = {}
+    for probe in order.loc[order["changed"] > 0, "probe"].head(MAX_FIGURES):
+        df = properties.table(P.sel(property=[f"behavior:{probe}"]))
+        df = df[df["step"] > 0]
+        figs[f"behavior_{probe}".replace(":", "_")] = figures.lines(
+            df, "step", "value", "run", log_x=True, y_title="accuracy",
+            title=f"{probe} per run ({table.set_index('probe').loc[probe, 'verdict']})")
+    return figs
 
 
 def _simulated(n_runs: int, seed: int, width: float) -> xr.Dataset:
