@@ -161,7 +161,8 @@ def abrupt_behaviors(ds: xr.Dataset, options: BootOptions | None = None,
     summary = {"abrupt_decades": ABRUPT_DECADES, "min_change": MIN_CHANGE, "min_runs": MIN_RUNS,
                "rise_percent": [10, 90], "n_runs": len(data.runs(ds)),
                "abrupt": table.loc[table["verdict"] == "abrupt", "probe"].tolist(),
-               "gradual": table.loc[table["verdict"] == "gradual", "probe"].tolist()}
+               "gradual": table.loc[table["verdict"] == "gradual", "probe"].tolist(),
+               "unchanged": table.loc[table["changed"] == 0, "probe"].tolist()}
     return AnalysisResult(name="abrupt_behaviors", question="F (abrupt behaviours)",
                           verdict=_verdict(table), summary=summary,
                           tables={"per_probe": table, "per_run": runs}, figures=_figures(P, table))
