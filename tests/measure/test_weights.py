@@ -97,3 +97,51 @@ def test_float32_singular_values_agree_with_float64_and_fall_back_where_they_wou
         ref = np.linalg.svd(w.double().numpy(), compute_uv=False)
         for stat in (np.mean, np.var, np.max):
             assert stat(got) == pytest.approx(stat(ref), rel=rtol, abs=0)
+
+
+def test_matrices_done_one_per_thread_give_the_serial_statistics_and_restore_the_threads():
+    """On a CPU with 2+ torch threads the matrices run one per Python thread, single-threaded
+    (weights._matrices); the statistics are those of the one-thread path and of a float64
+    SVD, and torch's thread count is what it was."""
+    from pathdep.measure import weights
+
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(*[torch.nn.Linear(96, 64 + 16 * i) for i in range(5)])
+    W = [p.detach().double().numpy() for p in model.parameters()]
+    sv = np.concatenate([np.linalg.svd(w, compute_uv=False) for w in W if w.ndim == 2])
+    flat = np.concatenate([w.ravel() for w in W])
+    want = {"weight_l1": np.abs(flat).sum(), "weight_l2": np.sqrt((flat ** 2).sum()),
+            "sv_mean": sv.mean(), "sv_var": sv.var(), "sv_max": sv.max()}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(weights, "PARALLEL_MIN", 0)
+            threads = []
+            real = weights._matrix
+            m.setattr(weights, "_matrix", lambda w: threads.append(torch.get_num_threads())
+                      or real(w))
+            parallel = weight_stats(model)
+            assert threads == [1] * 5  # one matrix per thread, each single-threaded
+            assert torch.get_num_threads() == 2
+            m.setattr(weights, "PARALLEL_MIN", 1 << 60)
+            serial = weight_stats(model)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert parallel == pytest.approx(serial, rel=1e-6)
+    assert parallel == pytest.approx(want, rel=1e-6)
+
+
+def test_the_l1_norm_of_a_large_float32_tensor_is_within_float32_rounding():
+    """Σ|w| is summed in float32 per tensor (torch's cascade sum), not accumulated naively:
+    a 16M-entry tensor is within 1e-6 of the float64 sum (a naive float32 sum is ~1e-2
+    off at this size)."""
+    from pathdep.measure import weights
+
+    w = torch.randn(1 << 24, generator=torch.Generator().manual_seed(5)) * 0.02
+    ref = float(w.double().abs().sum())
+    assert weights._l1(w) == pytest.approx(ref, rel=1e-6)
+    assert weights._l1(w.double()) == pytest.approx(ref, rel=1e-12)
+    assert weights._l1(w.bfloat16()) == pytest.approx(float(w.bfloat16().double().abs().sum()),
+                                                      rel=1e-6)
