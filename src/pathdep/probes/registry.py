@@ -111,7 +111,7 @@ def select_probes(option: str | Sequence[str] | None, spec: dict | None) -> list
             if p.items:
                 probes.append(p)
             else:
-                log.info("probe %s has no items in this suite's held-out data; left out", name)
+                log.info("probe %s has no items: this suite has too few symbols; left out", name)
             continue
         corpus = corpus or _eval_corpus(spec, name)
         if name == "interventions":

@@ -331,7 +331,7 @@ def check_store(path: Path, layout: Layout) -> None:
                 "interventions for branches; a store cannot change its probes: measure into a "
                 "new --out (or delete this store and its .analysis folder to measure again)"
             )
-        if attrs.get("dims") == json.dumps(layout.dims.as_dict()):
+        if had and attrs.get("dims") == json.dumps(layout.dims.as_dict()):
             raise PathdepError(
                 f"store {path} was measured with the same probes by name ({sorted(had)[:6]}) "
                 "but other items or other measure options (e.g. a pathdep version whose probe "
