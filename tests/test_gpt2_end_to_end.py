@@ -88,3 +88,28 @@ def test_an_interrupted_gpt2_run_resumes_to_the_same_weights(tmp_path, monkeypat
     train(spec, tmp_path / "clean")
     a, b = _weights(tmp_path / "cut", "seed0-data0", 24), _weights(tmp_path / "clean", "seed0-data0", 24)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_gpt2_is_measured_with_the_fused_gelu_and_stores_hf_log_probs(made):
+    """The job loads GPT-2 with its GELU in torch's fused kernel (arch.fused_activations); the
+    stored log-probs are those of the model as Hugging Face runs it, to float32 rounding."""
+    import torch
+
+    from pathdep.measure.job import MeasureJob, _load
+    from pathdep.models import arch
+    from pathdep.models.load import load_model
+    from pathdep.store import open_store, read_inputs
+    from pathdep.suites import load_suite
+
+    run_ = next(r for r in load_suite(made["suite"]).runs if r.id == GPT2)
+    loaded = _load(MeasureJob(str(made["store"]), run_, 24), run_.checkpoint(24))
+    acts = [m for b in loaded.transformer.h for m in b.mlp.children() if "GELU" in type(m).__name__]
+    assert acts and all(isinstance(m, arch.TanhGELU) for m in acts)
+    hf = load_model(run_, run_.checkpoint(24)).eval()  # the activation HF's config names
+    assert not any(isinstance(m, arch.TanhGELU) for m in hf.modules())
+    tokens = torch.from_numpy(read_inputs(made["store"])["tokens"]).long()
+    with torch.no_grad():
+        lp = torch.log_softmax(hf(tokens).logits.float(), -1)[:, :-1]
+        want = lp.gather(-1, tokens[:, 1:, None])[..., 0].numpy()
+    got = open_store(made["store"])["logprob"].sel(run=GPT2, step=24).values[:, 1:]
+    assert np.abs(got - want).max() <= 1e-5

@@ -154,3 +154,36 @@ def test_interpolating_two_gpt2s():
         for (name, p), q in zip(mid.named_parameters(), b.parameters(), strict=True):
             p.copy_((dict(a.named_parameters())[name] + q) / 2)
     assert losses[1] == pytest.approx(mean_loss(mid, tokens.astype(np.int64)), rel=1e-6)
+
+
+def test_fused_gelu_is_gpt2s_gelu_to_float32_rounding():
+    from transformers.activations import NewGELUActivation
+
+    x = torch.randn(4096, generator=torch.Generator().manual_seed(0)) * 3
+    ref = NewGELUActivation()(x.double())  # the composed formula in float64
+    fused, composed = arch.TanhGELU()(x).double(), NewGELUActivation()(x).double()
+    assert (fused - ref).abs().max() <= 1e-6 and (composed - ref).abs().max() <= 1e-6
+    assert (fused - composed).abs().max() <= 1e-6
+    # not the exact erf GELU, which differs by up to ~1e-3: the swap keeps GPT-2's formula
+    assert (torch.nn.functional.gelu(x).double() - ref).abs().max() > 1e-4
+
+
+def test_fused_activations_swaps_every_mlp_and_keeps_the_outputs():
+    model = gpt2()
+    x = repeated_random(4, 6, seed=2)
+    with torch.no_grad():
+        before = model(x).logits
+    assert arch.fused_activations(model) == 2  # one per block
+    assert all(isinstance(b.mlp.act, arch.TanhGELU) for b in model.transformer.h)
+    with torch.no_grad():
+        after = model(x).logits
+    assert torch.allclose(after, before, rtol=0, atol=1e-5)
+    assert arch.fused_activations(model) == 0  # nothing left to swap
+
+
+def test_a_neox_model_keeps_its_activation():
+    spec = ModelSpec(n_layers=1, d_model=32, n_heads=4, context=16)
+    model = build_model(spec, _Tok())
+    acts = [type(m) for m in model.modules()]
+    assert arch.fused_activations(model) == 0
+    assert [type(m) for m in model.modules()] == acts

@@ -24,6 +24,7 @@ from pathdep.measure.forward import Samples, main_pass
 from pathdep.measure.heads import PrevToken, head_scores
 from pathdep.measure.stream import delete_cached
 from pathdep.measure.weights import weight_vector
+from pathdep.models import arch
 from pathdep.models.device import auto_batch_size
 from pathdep.models.load import load_error, load_model
 from pathdep.probes import score_probes
@@ -153,6 +154,7 @@ def _load(job: MeasureJob, ckpt: Checkpoint):
     try:
         model = load_model(job.run, ckpt, allow_pickle=job.allow_pickle,
                            dtype=getattr(torch, job.dtype))
+        arch.fused_activations(model)  # GPT-2's GELU in one kernel, the same formula
         return model.to(torch.device(job.device))
     except PathdepError:
         raise

@@ -11,7 +11,9 @@
   unembedding, for the copying score (direct path). Readers exist for GPT-NeoX
   (Pythia) and GPT-2; other architectures get NaN copying scores;
 - :func:`position_limit`: the hard limit on positions of models with learned
-  absolute position embeddings (GPT-2's ``n_positions``), None for rotary ones.
+  absolute position embeddings (GPT-2's ``n_positions``), None for rotary ones;
+- :func:`fused_activations`: GPT-2's Python-composed GELU swapped for torch's
+  fused kernel of the same formula, for measurement.
 """
 
 from __future__ import annotations
@@ -226,3 +228,38 @@ def position_limit(model) -> int | None:
     key = _LEARNED_POSITIONS.get(getattr(cfg, "model_type", None))
     limit = getattr(cfg, key, None) if key else None
     return int(limit) if limit else None
+
+
+class TanhGELU(nn.Module):
+    """GELU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (Hendrycks and
+    Gimpel 2016), in torch's fused kernel (``gelu(approximate="tanh")``): the formula of
+    transformers' ``NewGELUActivation`` (GPT-2's ``activation_function = "gelu_new"``), which
+    composes it from five tensor operations in Python. transformers ships the same swap as
+    ``"gelu_pytorch_tanh"`` ("equivalent to NewGELU ... but much faster; not an exact
+    numerical match due to rounding errors")."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.gelu(x, approximate="tanh")
+
+
+def fused_activations(model) -> int:
+    """Replace every ``NewGELUActivation`` of ``model`` by :class:`TanhGELU`, in place; the
+    number replaced.
+
+    Measurement only (measure/job.py): on GPT-2 small's CPU forward the composed GELU was
+    about a fifth of the time (its (tokens x 3072) intermediates pass through memory five
+    times), the fused kernel about 6x faster. Same formula, float32 rounding apart: on
+    N(0, 1) inputs the two differ by at most 4.8e-7, and each is within 3.7e-7 of the
+    float64 value (tests/models/test_arch.py). Training keeps the model's own module, so a
+    run's bits do not depend on this."""
+    try:
+        from transformers.activations import NewGELUActivation
+    except ImportError:  # pragma: no cover - every supported transformers has it
+        return 0
+    n = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is NewGELUActivation:
+                setattr(parent, name, TanhGELU())
+                n += 1
+    return n
