@@ -25,6 +25,7 @@ TINY = {
     "training_maps.py": ([], ""),
     "eval_memory.py": (["--tokens", "4096", "--tokens", "8192"], "peak growth"),
     "induction_vocab.py": (["--steps", "3", "--every", "2", "--symbols", "32"], "prefix-matching"),
+    "induction_mixture.py": (["--steps", "3", "--every", "2"], "prefix matching"),
 }
 
 
