@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from induction_vocab import SPAN, print_heads, probe_scores  # the same probe and table
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-SPAN = 24
 V_WORLD, N_SYM = 512, 64
 V = V_WORLD + N_SYM
 
@@ -76,22 +76,6 @@ def probe_rows(g, syms, gap):
     a = g.choice(syms, (16, SPAN))
     return torch.from_numpy(np.concatenate(
         [np.zeros((16, 1), np.int64), a, g.choice(syms, (16, gap)), a], 1))
-
-
-def probe_scores(m, probe, gap=0):
-    with torch.no_grad():
-        o = m(probe, output_attentions=True)
-        lp = o.logits.log_softmax(-1)
-        nll = -lp[:, :-1].gather(-1, probe[:, 1:, None])[..., 0][:, SPAN + gap + 1:]
-    q = np.arange(SPAN + gap + 3, 2 * SPAN + gap - 3)
-    d0 = SPAN + gap - 1
-    table = []
-    for layer, a in enumerate(o.attentions):
-        for h in range(a.shape[1]):
-            offs = {d: float(a[:, h, q, q - d0 + d].mean()) for d in range(-2, 4)}
-            table.append((layer, h, offs))
-    best = max(offs[0] for layer, _, offs in table if layer == len(o.attentions) - 1)
-    return best, float(nll.mean()), table
 
 
 def main(argv=None):
@@ -190,12 +174,7 @@ def main(argv=None):
     m.eval()
     for name in ("ded", "world"):
         for gap, p in ((0, probes[name]), (7, moved[name])):
-            best, loss, table = probe_scores(m, p, gap)
-            print(f"# {name} copies {SPAN + gap} apart: best layer-1 prefix matching {best:.2f}, "
-                  f"second-copy loss {loss:.2f}")
-            for layer, h, offs in table:
-                print(f"#   layer {layer} head {h}: attention to target offset " +
-                      " ".join(f"{d:+d}:{v:.2f}" for d, v in offs.items()))
+            print_heads(m, p, gap, lead=f"# {name} ")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,16 @@ def probe_scores(m, probe: torch.Tensor, gap: int = 0) -> tuple[float, float, li
     return best, float(nll.mean()), table
 
 
+def print_heads(m, rows_: torch.Tensor, gap: int, lead: str = "") -> None:
+    """The best layer-1 prefix matching, the second-copy loss and every head's offset table."""
+    best, loss, table = probe_scores(m, rows_, gap)
+    print(f"{lead}copies {SPAN + gap} apart: best layer-1 prefix matching {best:.2f}, "
+          f"second-copy loss {loss:.2f}")
+    for layer, h, offs in table:
+        print(f"{lead}  layer {layer} head {h}: attention to target offset " +
+              " ".join(f"{d:+d}:{v:.2f}" for d, v in offs.items()))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vocab", type=int, default=65)
@@ -125,12 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     print("step:prefix-matching/second-copy loss  " + " ".join(line))
     for gap, rows_ in ((0, probe), (a.gap, moved)):
         m.eval()
-        best, loss, table = probe_scores(m, rows_, gap)
-        print(f"copies {SPAN + gap} apart: best layer-1 prefix matching {best:.2f}, second-copy "
-              f"loss {loss:.2f}")
-        for layer, h, offs in table:
-            print(f"  layer {layer} head {h}: attention to target offset " +
-                  " ".join(f"{d:+d}:{v:.2f}" for d, v in offs.items()))
+        print_heads(m, rows_, gap)
 
 
 if __name__ == "__main__":
