@@ -60,7 +60,9 @@ def run(spec: Spec | str | Path, out: str | Path, *, executor: str = "inprocess"
             "(finished work is reused), or analyse what is there with `pathdep analyze "
             f"{store}`."
         )
-    analyze(store, suite=suite, names=names)
+    # the processes executor's workers analyse side by side too (one per core)
+    analyze(store, suite=suite, names=names,
+            workers=(os.cpu_count() or 1) if executor == "processes" else None)
     page = report(store, out / "report.html", title=spec_obj.report.title, companions=companions)
     return {"suite": out, "store": store, "analysis": Path(f"{store}.analysis"), "report": page}
 

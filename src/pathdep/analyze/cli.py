@@ -65,6 +65,9 @@ def analyze_cmd(
                       "`--list -v` lists them).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Recompute results even where the saved ones match the store.")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes computing analyses side by side (one torch thread "
+                    "each on 2 cores); 1: in this process.")] = 1,
     list_analyses: Annotated[bool, typer.Option(
         "--list", help="List the analyses and the question each answers, then exit.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each analysis does; "
@@ -83,7 +86,7 @@ def analyze_cmd(
     per = {name: coerce(get(name).options, vals) for name, vals in
            parse_assignments(assign).items()}
     results = analyze(store, out=out, names=only, step=step, suite=suite, n_boot=n_boot,
-                      seed=seed, options=per, reuse=not force)
+                      seed=seed, options=per, reuse=not force, workers=workers)
     for name, res in results.items():
         typer.echo(f"{name}: {res.verdict}")
     for name, why in results.skipped.items():

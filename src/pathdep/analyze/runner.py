@@ -16,6 +16,7 @@ reused results are alike (:meth:`AnalysisResult.normalized`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -176,7 +177,7 @@ def analyze(store: str | Path | xr.Dataset | None = None, out: str | Path | None
             names: list[str] | None = None, step: int | None = None, *,
             suite: Suite | str | Path | None = None, n_boot: int = 500, seed: int = 0,
             options: Mapping[str, Options | Mapping[str, Any]] | None = None,
-            reuse: bool = True) -> Results:
+            reuse: bool = True, workers: int | None = None) -> Results:
     """Run the analyses ``names`` (default: every default analysis) and return their results.
 
     ``store``: a store path or an open Dataset. ``suite`` (a Suite or folder) is what
@@ -185,7 +186,9 @@ def analyze(store: str | Path | xr.Dataset | None = None, out: str | Path | None
     for a Dataset). ``step``, ``n_boot`` and ``seed`` go to every analysis that has
     such an option; ``options`` maps an analysis name to its own options. With
     ``reuse``, a result saved for the same inputs, options and code is loaded. The
-    returned mapping's ``skipped`` says why the others did not run.
+    returned mapping's ``skipped`` says why the others did not run. ``workers`` > 1 computes
+    the analyses side by side in that many one-thread worker processes (a store path only;
+    :func:`_side_by_side`); the results are the same, in the same order.
     """
     entries = [registry.get(n) for n in names] if names else [
         a for a in registry.ANALYSES if a.default]
@@ -195,21 +198,98 @@ def analyze(store: str | Path | xr.Dataset | None = None, out: str | Path | None
     ctx = _context(store, out, suite, names)
     common = {"step": step, "n_boot": n_boot, "seed": seed}
     results, skipped, used = {}, {}, {}
+    opts = {e.name: resolve_options(e, ctx, common, (options or {}).get(e.name)) for e in entries}
+    parallel = (workers or 1) > 1 and len(entries) > 1 and not isinstance(store, xr.Dataset) \
+        and ctx.store is not None and ctx.out is not None
     with progress.bar("analyse", total=len(entries)) as bar:
-        for entry in entries:
-            bar.update(info=entry.name)
-            opts = resolve_options(entry, ctx, common, (options or {}).get(entry.name))
-            res = _one(entry, ctx, opts, reuse)
-            if isinstance(res, str):
-                skipped[entry.name] = res
-            else:
-                results[entry.name] = res
-                used[entry.name] = opts.model_dump(mode="json")
-            bar.advance()
+        if parallel:
+            done = _side_by_side(entries, ctx, opts, reuse, workers, bar)
+        else:
+            done = {}
+            for entry in entries:
+                bar.update(info=entry.name)
+                done[entry.name] = _one(entry, ctx, opts[entry.name], reuse)
+                bar.advance()
+    for entry in entries:  # the registry's order, however they finished
+        res = done[entry.name]
+        if isinstance(res, str):
+            skipped[entry.name] = res
+        else:
+            results[entry.name] = res
+            used[entry.name] = opts[entry.name].model_dump(mode="json")
     if ctx.out is not None:
         _write_summary(ctx, {"step": step, "n_boot": n_boot, "seed": seed}, results, skipped,
                        used)
     return Results(results, skipped)
+
+
+def _groups(entries: list[Analysis]) -> list[list[Analysis]]:
+    """The analyses as the tasks of :func:`_side_by_side`: those that load checkpoints
+    first (the long ones), and the loss barriers' two (instability, basins) in one task, as
+    they share their evaluation batches (``Context.memo``, lmc/inputs.py)."""
+    tasks: dict[str, list[Analysis]] = {}
+    for e in sorted(entries, key=lambda e: e.inputs.kind != "checkpoints"):  # stable
+        key = "pathdep.lmc" if e.module.startswith("pathdep.lmc.") else e.name
+        tasks.setdefault(key, []).append(e)
+    return list(tasks.values())
+
+
+def _task(names: list[str], ctx: Context, opts: dict[str, Options], reuse: bool
+          ) -> dict[str, AnalysisResult | str]:
+    """In a worker process: ``_one`` for each analysis of one task, in order."""
+    return {n: _one(registry.get(n), ctx, opts[n], reuse) for n in names}
+
+
+def _worker_init(threads: int, level: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    if level < logging.WARNING:  # `-v`: the workers log what they do too
+        logging.basicConfig(level=level, format="%(message)s")
+
+
+def _side_by_side(entries: list[Analysis], ctx: Context, opts: dict[str, Options],
+                  reuse: bool, workers: int, bar) -> dict[str, AnalysisResult | str]:
+    """Run the analyses in ``workers`` spawned processes of cores // workers torch threads
+    each (as executors/processes.py trains and measures: small models use a second thread
+    of one process poorly). Each worker opens the store itself and saves each result as
+    ``_one`` does, so an interrupted call keeps every finished analysis and the rerun
+    reuses it. A worker that dies fails its analyses, not the call."""
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    tasks = _groups(entries)
+    workers = min(workers, len(tasks))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    shared = dataclasses.replace(ctx, ds=None, memo={})  # each worker opens its own
+    done: dict[str, AnalysisResult | str] = {}
+    pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                               initializer=_worker_init,
+                               initargs=(threads, logging.getLogger().getEffectiveLevel()))
+    log.info("analysing in %d worker processes of %d thread(s)", workers, threads)
+    try:
+        pending = {pool.submit(_task, [e.name for e in t], shared,
+                               {e.name: opts[e.name] for e in t}, reuse): t for t in tasks}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task = pending.pop(fut)
+                try:
+                    done |= fut.result()
+                except Exception as e:  # the worker died (killed, out of memory)
+                    log.error("analyses %s: worker process failed: %s",
+                              ", ".join(t.name for t in task), e)
+                    done |= {t.name: f"failed: worker process failed: {type(e).__name__}: {e}"
+                             for t in task}
+                for t in task:
+                    bar.update(info=t.name)
+                    bar.advance()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return done
 
 
 def _write_summary(ctx: Context, head: dict, results: dict[str, AnalysisResult],
