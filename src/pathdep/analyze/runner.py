@@ -234,61 +234,42 @@ def _groups(entries: list[Analysis]) -> list[list[Analysis]]:
     return list(tasks.values())
 
 
-def _task(names: list[str], ctx: Context, opts: dict[str, Options], reuse: bool
+def _task(job: tuple[list[str], Context, dict[str, Options], bool]
           ) -> dict[str, AnalysisResult | str]:
     """In a worker process: ``_one`` for each analysis of one task, in order."""
+    names, ctx, opts, reuse = job
     return {n: _one(registry.get(n), ctx, opts[n], reuse) for n in names}
-
-
-def _worker_init(threads: int, level: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    if level < logging.WARNING:  # `-v`: the workers log what they do too
-        logging.basicConfig(level=level, format="%(message)s")
 
 
 def _side_by_side(entries: list[Analysis], ctx: Context, opts: dict[str, Options],
                   reuse: bool, workers: int, bar) -> dict[str, AnalysisResult | str]:
-    """Run the analyses in ``workers`` spawned processes of cores // workers torch threads
-    each (as executors/processes.py trains and measures: small models use a second thread
-    of one process poorly). Each worker opens the store itself and saves each result as
-    ``_one`` does, so an interrupted call keeps every finished analysis and the rerun
-    reuses it. A worker that dies fails its analyses, not the call."""
-    import multiprocessing
-    import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Run the analyses in ``workers`` worker processes of executors/processes.py (spawned,
+    cores // workers torch threads each: small models use a second thread of one process
+    poorly). Each worker opens the store itself and saves each result as ``_one`` does, so
+    an interrupted call keeps every finished analysis and the rerun reuses it. A task that
+    fails or whose worker dies fails its analyses, not the call."""
+    from pathdep.executors.processes import ProcessExecutor
 
     tasks = _groups(entries)
-    workers = min(workers, len(tasks))
-    threads = max(1, (os.cpu_count() or 1) // workers)
     shared = dataclasses.replace(ctx, ds=None, memo={})  # each worker opens its own
+    jobs = [([e.name for e in t], shared, {e.name: opts[e.name] for e in t}, reuse)
+            for t in tasks]
+    pool = ProcessExecutor(min(workers, len(tasks)))
+    log.info("analysing in %d worker processes of %d thread(s)", pool.workers, pool.threads)
     done: dict[str, AnalysisResult | str] = {}
-    pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
-                               initializer=_worker_init,
-                               initargs=(threads, logging.getLogger().getEffectiveLevel()))
-    log.info("analysing in %d worker processes of %d thread(s)", workers, threads)
     try:
-        pending = {pool.submit(_task, [e.name for e in t], shared,
-                               {e.name: opts[e.name] for e in t}, reuse): t for t in tasks}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                task = pending.pop(fut)
-                try:
-                    done |= fut.result()
-                except Exception as e:  # the worker died (killed, out of memory)
-                    log.error("analyses %s: worker process failed: %s",
-                              ", ".join(t.name for t in task), e)
-                    done |= {t.name: f"failed: worker process failed: {type(e).__name__}: {e}"
-                             for t in task}
-                for t in task:
-                    bar.update(info=t.name)
-                    bar.advance()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        for r in pool.map(_task, jobs):
+            names = r.job[0]
+            if r.ok:
+                done |= r.value
+            else:
+                log.error("analyses %s failed: %s", ", ".join(names), r.error)
+                done |= {n: f"failed: {r.error}" for n in names}
+            for n in names:
+                bar.update(info=n)
+                bar.advance()
+    finally:
+        pool.close()
     return done
 
 

@@ -25,10 +25,12 @@ from pathdep.executors.base import Executor, JobResult, call_guarded
 log = logging.getLogger(__name__)
 
 
-def _init(threads: int) -> None:
+def _init(threads: int, level: int = logging.WARNING) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    if level < logging.WARNING:  # `-v`: the workers log what they do too
+        logging.basicConfig(level=level, format="%(message)s")
 
 
 class ProcessExecutor(Executor):
@@ -45,7 +47,9 @@ class ProcessExecutor(Executor):
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                             initializer=_init, initargs=(self.threads,))
+                                             initializer=_init,
+                                             initargs=(self.threads,
+                                                       logging.getLogger().getEffectiveLevel()))
             log.info("started %d worker processes of %d thread(s)", self.workers, self.threads)
         return self._pool
 
